@@ -1,0 +1,56 @@
+#include "registry_app.h"
+
+#include <spdlog/spdlog.h>
+
+#include "route_handlers.h"
+#include "route_service.h"
+#include "shared/core/log.h"
+#include "shared/core/signals.h"
+#include "shared/http/rest_service.h"
+#include "shared/store/kv_bucket.h"
+
+namespace proxyos::registry {
+
+namespace {
+constexpr const char* kDefaultListen = "127.0.0.1:7002";
+}
+
+ProgramInfo routeRegistryProgram() {
+  return {"proxyos-route-registry",
+          "ProxyOS route registry: owns routes (domain -> upstreams) in the NATS KV bucket proxyos-routes and serves "
+          "/api/routes.",
+          commonVarSpecs(kDefaultListen)};
+}
+
+int runRouteRegistry(const Env& env) {
+  blockTerminationSignals();  // before any thread exists
+  const CommonConfig config = loadCommonConfig(env, kDefaultListen);
+  initLogging("route-registry", config.logLevel, config.logFormat);
+  const Clock& clock = SystemClock::instance();
+
+  auto conn = store::NatsConnection::connect({config.natsServers, "proxyos-route-registry", std::chrono::seconds(2)});
+  if (!conn) {
+    spdlog::error("{}", conn.error().message);
+    return 1;
+  }
+  store::KvBucket bucket(conn.value(), {"proxyos-routes", config.natsReplicas, 1, "ProxyOS routes and domain claims"});
+  if (auto s = bucket.open(); !s) spdlog::warn("{} (will retry on first use)", s.error().message);
+
+  RouteService service(bucket, clock, {{config.publicUrl.host}});
+  auto metrics = std::make_shared<http::Metrics>("route-registry");
+  auto nats = conn.value();
+  http::RestService rest({"route-registry", config.listen, 1024 * 1024, 8}, makeRouteRouter(service, clock),
+                         [nats, &bucket] { return nats->connected() && bucket.open().ok(); }, metrics, clock);
+  try {
+    rest.start();
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+  const int sig = waitForTerminationSignal();
+  spdlog::info("signal {} received; shutting down", sig);
+  rest.stop();
+  return 0;
+}
+
+}  // namespace proxyos::registry
