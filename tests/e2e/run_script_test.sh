@@ -161,6 +161,21 @@ mode="$(stat -c %a -- "$secret_file")"
 (( $(wc -c <"$secret_file") >= 33 )) || fail "${secret_file} is shorter than 32 bytes"
 echo "ok: ${secret_file} exists with mode 600"
 
+# The README's curl examples, exactly as written but for the port.
+examples="${tmp_dir}/readme_examples.sh"
+awk '/<!-- e2e: readme-examples -->/ { want = 1; next }
+     want && /^```sh$/ { inside = 1; next }
+     inside && /^```$/ { exit }
+     inside { print }' "${repo_root}/README.md" \
+  | sed "s/127\.0\.0\.1:7002/127.0.0.1:${registry_port}/g" >"$examples"
+[[ -s "$examples" ]] || fail "no readme-examples block found in README.md"
+examples_out="$(cd "$tmp_dir" && bash -eu "$examples" 2>&1)" || fail "README examples failed: ${examples_out}"
+for expected in '"name":"Grafana"' 'ETag: "' '"http://127.0.0.1:3001"' '"code":"domain_conflict"' \
+                '"field":"domains[0]"' '"code":"invalid_wildcard"' '"updated":1' '"revision":' 'HTTP/1.1 204'; do
+  grep -qF -- "$expected" <<<"$examples_out" || fail "README examples: output lacks ${expected}: ${examples_out}"
+done
+echo "ok: README examples work as written"
+
 [[ -n "$(leftover_pids)" ]] || fail "found no process of the suite to watch: the leftover check would prove nothing"
 
 kill -TERM "$run_pid"
