@@ -19,25 +19,29 @@ nlohmann::ordered_json routeArray(const std::vector<model::Route>& routes) {
 
 }  // namespace
 
-http::Router makeRouteRouter(RouteService& svc, const Clock& clock) {
+http::Router makeRouteRouter(RouteService& svc, const http::ApiGuard& guard, const Clock& clock) {
   http::Router r;
-  r.add("GET", "/api/routes", [&svc](const http::Request& req) {
+  r.add("GET", "/api/routes", [&svc, &guard](const http::Request& req) {
+    guard.require(req, http::Access::Read);
     RouteFilter f{req.queryParam("domain"), req.queryParam("ssoProviderId")};
     return http::Response::json(200, {{"routes", routeArray(svc.list(f).orThrow())}});
   });
-  r.add("POST", "/api/routes", [&svc](const http::Request& req) {
+  r.add("POST", "/api/routes", [&svc, &guard](const http::Request& req) {
+    guard.require(req, http::Access::Write);
     auto route = model::parseRoute(req.body, svc.validation()).orThrow();
     auto created = svc.create(std::move(route)).orThrow();
     return routeResponse(201, created).header("Location", "/api/routes/" + created.id);
   });
-  r.add("GET", "/api/routes/export", [&svc, &clock](const http::Request&) {
+  r.add("GET", "/api/routes/export", [&svc, &guard, &clock](const http::Request& req) {
+    guard.require(req, http::Access::Read);
     nlohmann::ordered_json doc;
     doc["version"] = 1;
     doc["exportedAt"] = formatTime(clock.now());
     doc["routes"] = routeArray(svc.list({}).orThrow());
     return http::Response::json(200, doc).header("Content-Disposition", "attachment; filename=\"proxyos-routes.json\"");
   });
-  r.add("POST", "/api/routes/import", [&svc](const http::Request& req) {
+  r.add("POST", "/api/routes/import", [&svc, &guard](const http::Request& req) {
+    guard.require(req, http::Access::Write);
     auto doc = model::parseJsonObject(req.body).orThrow();
     auto results = svc.importRoutes(doc).orThrow();
     auto items = nlohmann::ordered_json::array();
@@ -51,25 +55,30 @@ http::Router makeRouteRouter(RouteService& svc, const Clock& clock) {
     return http::Response::json(failed == 0 ? 200 : 207,
                                 {{"created", created}, {"updated", updated}, {"failed", failed}, {"results", items}});
   });
-  r.add("GET", "/api/routes/status", [&svc](const http::Request&) {
+  r.add("GET", "/api/routes/status", [&svc, &guard](const http::Request& req) {
+    guard.require(req, http::Access::Read);
     // Edge nodes join this list once the edge reports heartbeats (edge issue).
     return http::Response::json(200, {{"revision", svc.configRevision().orThrow()},
                                       {"edges", nlohmann::ordered_json::array()}});
   });
-  r.add("GET", "/api/routes/{id}", [&svc](const http::Request& req) {
+  r.add("GET", "/api/routes/{id}", [&svc, &guard](const http::Request& req) {
+    guard.require(req, http::Access::Read);
     return routeResponse(200, svc.get(req.param("id")).orThrow());
   });
-  r.add("PUT", "/api/routes/{id}", [&svc](const http::Request& req) {
+  r.add("PUT", "/api/routes/{id}", [&svc, &guard](const http::Request& req) {
+    guard.require(req, http::Access::Write);
     auto ifMatch = http::ifMatchRevision(req);
     auto route = model::parseRoute(req.body, svc.validation()).orThrow();
     return routeResponse(200, svc.replace(req.param("id"), std::move(route), ifMatch).orThrow());
   });
-  r.add("PATCH", "/api/routes/{id}", [&svc](const http::Request& req) {
+  r.add("PATCH", "/api/routes/{id}", [&svc, &guard](const http::Request& req) {
+    guard.require(req, http::Access::Write);
     auto ifMatch = http::ifMatchRevision(req);
     auto patch = model::parseJsonObject(req.body).orThrow();
     return routeResponse(200, svc.patch(req.param("id"), patch, ifMatch).orThrow());
   });
-  r.add("DELETE", "/api/routes/{id}", [&svc](const http::Request& req) {
+  r.add("DELETE", "/api/routes/{id}", [&svc, &guard](const http::Request& req) {
+    guard.require(req, http::Access::Write);
     auto ifMatch = http::ifMatchRevision(req);
     svc.remove(req.param("id"), ifMatch).orThrow();
     return http::Response::noContent();

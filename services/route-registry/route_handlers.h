@@ -1,10 +1,12 @@
 #pragma once
 #include "route_service.h"
+#include "shared/http/api_guard.h"
 #include "shared/http/router.h"
 
 namespace proxyos::registry {
 
-/// The REST endpoints of ARCHITECTURE.md §4 (route-registry) over a RouteService.
-http::Router makeRouteRouter(RouteService& service, const Clock& clock);
+/// The REST endpoints of ARCHITECTURE.md §4 (route-registry) over a RouteService:
+/// viewers read, admins write (through `guard`).
+http::Router makeRouteRouter(RouteService& service, const http::ApiGuard& guard, const Clock& clock);
 
 }  // namespace proxyos::registry

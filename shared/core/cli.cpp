@@ -1,5 +1,6 @@
 #include "shared/core/cli.h"
 
+#include <algorithm>
 #include <iostream>
 #include <sstream>
 
@@ -9,9 +10,11 @@ std::string helpText(const ProgramInfo& info) {
   std::ostringstream out;
   out << "Usage: " << info.binary << " [--help] [--version]\n\n" << info.summary << "\n\n";
   out << "Configuration is read from the environment:\n";
+  size_t width = 0;
+  for (const auto& v : info.vars) width = std::max(width, v.name.size());
   for (const auto& v : info.vars) {
     out << "  " << v.name;
-    for (size_t i = v.name.size(); i < 28; ++i) out << ' ';
+    for (size_t i = v.name.size(); i < width + 2; ++i) out << ' ';
     out << v.help;
     if (!v.defaultValue.empty()) out << " (default: " << v.defaultValue << ")";
     out << "\n";

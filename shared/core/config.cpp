@@ -1,6 +1,6 @@
 #include "shared/core/config.h"
 
-#include <arpa/inet.h>
+#include "shared/core/cidr.h"
 
 #include <charconv>
 #include <cstdlib>
@@ -76,19 +76,7 @@ Url envUrl(const Env& env, const std::string& name, const std::string& fallback)
 namespace {
 
 void checkCidr(const std::string& name, const std::string& cidr) {
-  const auto slash = cidr.find('/');
-  const std::string addr = cidr.substr(0, slash);
-  unsigned char buf[16];
-  const bool v4 = inet_pton(AF_INET, addr.c_str(), buf) == 1;
-  const bool v6 = !v4 && inet_pton(AF_INET6, addr.c_str(), buf) == 1;
-  if (!v4 && !v6) throw ConfigError(name + ": \"" + cidr + "\" is not an IP address or CIDR");
-  if (slash != std::string::npos) {
-    const std::string bits = cidr.substr(slash + 1);
-    int b = -1;
-    auto [p, ec] = std::from_chars(bits.data(), bits.data() + bits.size(), b);
-    if (ec != std::errc() || p != bits.data() + bits.size() || b < 0 || b > (v4 ? 32 : 128))
-      throw ConfigError(name + ": \"" + cidr + "\" has an invalid prefix length");
-  }
+  if (!Cidr::parse(cidr)) throw ConfigError(name + ": \"" + cidr + "\" is not an IP address or CIDR");
 }
 
 }  // namespace
@@ -107,6 +95,7 @@ std::vector<VarSpec> commonVarSpecs(const std::string& defaultListen) {
       {"PROXYOS_DATA_DIR", "./.proxyos", "directory for local state"},
       {"PROXYOS_LOG_LEVEL", "info", "trace|debug|info|warn|error"},
       {"PROXYOS_LOG_FORMAT", "text", "json|text"},
+      {"PROXYOS_AUTH_URL", "http://127.0.0.1:7001", "where services reach the auth service"},
   };
 }
 
@@ -149,6 +138,9 @@ CommonConfig loadCommonConfig(const Env& env, const std::string& defaultListen) 
     throw ConfigError("PROXYOS_LOG_LEVEL must be one of trace, debug, info, warn, error");
   c.logFormat = envString(env, "PROXYOS_LOG_FORMAT", "text");
   if (c.logFormat != "json" && c.logFormat != "text") throw ConfigError("PROXYOS_LOG_FORMAT must be json or text");
+  c.authUrl = envUrl(env, "PROXYOS_AUTH_URL", "http://127.0.0.1:7001");
+  if (c.authUrl.scheme != "http" && c.authUrl.scheme != "https")
+    throw ConfigError("PROXYOS_AUTH_URL must start with http:// or https://");
   return c;
 }
 

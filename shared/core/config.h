@@ -61,6 +61,7 @@ struct CommonConfig {
   std::string dataDir;                      // PROXYOS_DATA_DIR
   std::string logLevel;                     // PROXYOS_LOG_LEVEL
   std::string logFormat;                    // PROXYOS_LOG_FORMAT: json | text
+  Url authUrl;                              // PROXYOS_AUTH_URL: where services reach auth
 };
 
 /// The common variables with their defaults; `defaultListen` differs per service.

@@ -1,4 +1,5 @@
 #include "shared/model/route_validation.h"
+#include "shared/model/text.h"
 
 #include <algorithm>
 #include <array>
@@ -31,23 +32,6 @@ constexpr std::array<std::string_view, 9> kManagedHeaders = {
 bool isManagedHeader(const std::string& name) {
   const std::string lower = toLowerAscii(name);
   return std::find(kManagedHeaders.begin(), kManagedHeaders.end(), lower) != kManagedHeaders.end();
-}
-
-// Input is valid UTF-8 (the JSON parser checks), so code points are the bytes
-// that are not continuation bytes. Limits are in characters a human counts.
-std::size_t utf8Length(std::string_view s) {
-  return static_cast<std::size_t>(
-      std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
-}
-
-// C0, DEL and the C1 range (U+0080-U+009F, encoded C2 80..C2 9F).
-bool hasControlChar(std::string_view s) {
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x20 || c == 0x7f) return true;
-    if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) <= 0x9F) return true;
-  }
-  return false;
 }
 
 bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }

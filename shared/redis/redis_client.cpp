@@ -253,4 +253,14 @@ bool Client::ping() {
   return r.ok() && r.value().type == Reply::Type::Status && r.value().str == "PONG";
 }
 
+Result<std::vector<Reply>> Client::pipelineAll(const std::vector<std::vector<std::string>>& commands) {
+  auto replies = pipeline(commands);
+  if (!replies) return replies.error();
+  if (replies.value().size() != commands.size())
+    return Error::make(ErrorKind::Internal, "redis_command_error", "reply count does not match");
+  for (const auto& r : replies.value())
+    if (r.isError()) return Error::make(ErrorKind::Internal, "redis_command_error", r.str);
+  return replies;
+}
+
 }  // namespace proxyos::redis

@@ -46,6 +46,9 @@ class Client {
   /// one command is a Reply of Type::Error in its place; the batch fails as a
   /// whole only when the connection does (some commands may have run).
   Result<std::vector<Reply>> pipeline(const std::vector<std::vector<std::string>>& commands);
+  /// Like pipeline(), but an error reply to any command fails the call (kind
+  /// Internal, code redis_command_error, the server's text).
+  Result<std::vector<Reply>> pipelineAll(const std::vector<std::vector<std::string>>& commands);
   /// True when the server answers PING.
   bool ping();
 

@@ -11,6 +11,8 @@
 #include "tests/support/loopback.h"
 #include "tests/support/process.h"
 #include "tests/support/read_file.h"
+#include "tests/support/service_process.h"
+#include "tests/support/session_fixture.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_servers.h"
 #include "tests/support/wait.h"
@@ -26,33 +28,40 @@ using testing::HttpResult;
 const std::string kBinary = std::string(PROXYOS_BIN_DIR) + "/proxyos-route-registry";
 const std::string kSecret = "0123456789abcdef0123456789abcdef";
 
-struct Registry {
-  ChildProcess process;
-  std::string base;
-  std::string log;
-};
+using Registry = testing::RunningService;
+
+const std::string kOrigin = "http://dash.test:8080";
 
 class RouteRegistryTest : public ::testing::Test {
  protected:
-  void SetUp() override { nats.start(); }
+  void SetUp() override {
+    nats.start();
+    redis.start();
+    adminCookie = testing::issueSessionCookie(redis.url(), kSecret, session::Role::Admin, "admin");
+  }
 
-  std::map<std::string, std::string> env(uint16_t port) const {
+  /// A request as the dashboard makes it: admin session cookie and Origin.
+  HttpResult api(const std::string& method, const std::string& url, const std::string& body = "",
+                 std::map<std::string, std::string> headers = {}) {
+    headers.emplace("Cookie", adminCookie);
+    headers.emplace("Origin", kOrigin);
+    return httpRequest(method, url, body, headers);
+  }
+
+  std::map<std::string, std::string> env() const {
     return {{"PROXYOS_SECRET", kSecret},
             {"PROXYOS_NATS_URL", nats.url()},
-            {"PROXYOS_LISTEN", "127.0.0.1:" + std::to_string(port)},
+            {"PROXYOS_REDIS_URL", redis.url()},
+            {"PROXYOS_AUTH_URL", "http://127.0.0.1:1"},
             {"PROXYOS_URL", "http://dash.test:8080"},
             {"PROXYOS_DATA_DIR", dir.path()},
             {"PROXYOS_LOG_FORMAT", "json"}};
   }
 
   Registry& startRegistry() {
-    const uint16_t port = testing::freePort();
     const std::string log = dir.path() + "/registry-" + std::to_string(registries.size()) + ".log";
-    registries.push_back({ChildProcess::start(kBinary, {}, env(port), log), "http://127.0.0.1:" + std::to_string(port), log});
-    Registry& r = registries.back();
-    const bool ready = testing::waitUntil([&] { return httpRequest("GET", r.base + "/readyz").status == 200; }, 15s);
-    EXPECT_TRUE(ready) << testing::readFile(log);
-    return r;
+    registries.push_back(testing::startService(kBinary, env(), log));
+    return registries.back();
   }
 
   static std::string routeJson(const std::string& domain, const std::string& extra = "") {
@@ -61,12 +70,14 @@ class RouteRegistryTest : public ::testing::Test {
 
   testing::TempDir dir;
   testing::NatsServer nats;
+  testing::RedisServer redis;
+  std::string adminCookie;
   std::deque<Registry> registries;
 };
 
 TEST_F(RouteRegistryTest, CreateReadUpdateDeleteWithEtags) {
   auto& reg = startRegistry();
-  auto created = httpRequest("POST", reg.base + "/api/routes", routeJson("App.Example.com"));
+  auto created = api("POST", reg.base + "/api/routes", routeJson("App.Example.com"));
   ASSERT_EQ(created.status, 201) << created.body;
   const auto route = created.json();
   const std::string id = route["id"];
@@ -75,33 +86,33 @@ TEST_F(RouteRegistryTest, CreateReadUpdateDeleteWithEtags) {
   const std::string etag1 = created.header("ETag");
   EXPECT_EQ(etag1, "\"" + std::to_string(route["revision"].get<uint64_t>()) + "\"");
 
-  auto got = httpRequest("GET", reg.base + "/api/routes/" + id);
+  auto got = api("GET", reg.base + "/api/routes/" + id);
   ASSERT_EQ(got.status, 200);
   EXPECT_EQ(got.header("ETag"), etag1);
   EXPECT_EQ(got.json(), route);
 
-  auto put = httpRequest("PUT", reg.base + "/api/routes/" + id, routeJson("app.example.com", R"(,"pathPrefix":"/v2")"),
+  auto put = api("PUT", reg.base + "/api/routes/" + id, routeJson("app.example.com", R"(,"pathPrefix":"/v2")"),
                          {{"If-Match", etag1}});
   ASSERT_EQ(put.status, 200) << put.body;
   EXPECT_EQ(put.json()["pathPrefix"], "/v2");
   EXPECT_NE(put.header("ETag"), etag1);
 
-  auto stale = httpRequest("PATCH", reg.base + "/api/routes/" + id, R"({"name":"lost update"})", {{"If-Match", etag1}});
+  auto stale = api("PATCH", reg.base + "/api/routes/" + id, R"({"name":"lost update"})", {{"If-Match", etag1}});
   EXPECT_EQ(stale.status, 412) << stale.body;
   EXPECT_EQ(stale.errorCode(), "precondition_failed");
-  EXPECT_EQ(httpRequest("GET", reg.base + "/api/routes/" + id).json()["name"], "t");
+  EXPECT_EQ(api("GET", reg.base + "/api/routes/" + id).json()["name"], "t");
 
-  auto patched = httpRequest("PATCH", reg.base + "/api/routes/" + id, R"({"name":"renamed"})",
+  auto patched = api("PATCH", reg.base + "/api/routes/" + id, R"({"name":"renamed"})",
                              {{"If-Match", put.header("ETag")}});
   ASSERT_EQ(patched.status, 200) << patched.body;
   EXPECT_EQ(patched.json()["name"], "renamed");
   EXPECT_EQ(patched.json()["createdAt"], route["createdAt"]);
 
-  EXPECT_EQ(httpRequest("DELETE", reg.base + "/api/routes/" + id, "", {{"If-Match", etag1}}).status, 412);
-  EXPECT_EQ(httpRequest("DELETE", reg.base + "/api/routes/" + id).status, 204);
-  EXPECT_EQ(httpRequest("GET", reg.base + "/api/routes/" + id).status, 404);
+  EXPECT_EQ(api("DELETE", reg.base + "/api/routes/" + id, "", {{"If-Match", etag1}}).status, 412);
+  EXPECT_EQ(api("DELETE", reg.base + "/api/routes/" + id).status, 204);
+  EXPECT_EQ(api("GET", reg.base + "/api/routes/" + id).status, 404);
   // The domain is free again.
-  EXPECT_EQ(httpRequest("POST", reg.base + "/api/routes", routeJson("app.example.com")).status, 201);
+  EXPECT_EQ(api("POST", reg.base + "/api/routes", routeJson("app.example.com")).status, 201);
 }
 
 TEST_F(RouteRegistryTest, FiftyConcurrentCreatesOverTwoProcessesYieldExactlyOneWinner) {
@@ -117,7 +128,7 @@ TEST_F(RouteRegistryTest, FiftyConcurrentCreatesOverTwoProcessesYieldExactlyOneW
       // whose claim must be rolled back when the shared one is lost.
       const std::string domains = i % 2 ? R"(["shared.example.com"])"
                                         : R"(["own)" + std::to_string(i) + R"(.example.com","shared.example.com"])";
-      results[i] = httpRequest("POST", bases[i % 2] + "/api/routes",
+      results[i] = api("POST", bases[i % 2] + "/api/routes",
                                R"({"domains":)" + domains + R"(,"upstreams":["http://127.0.0.1:1"]})");
     });
   }
@@ -131,12 +142,12 @@ TEST_F(RouteRegistryTest, FiftyConcurrentCreatesOverTwoProcessesYieldExactlyOneW
   }
   EXPECT_EQ(created, 1);
   EXPECT_EQ(conflicts, kWriters - 1);
-  auto list = httpRequest("GET", bases[0] + "/api/routes").json()["routes"];
+  auto list = api("GET", bases[0] + "/api/routes").json()["routes"];
   ASSERT_EQ(list.size(), 1u) << list.dump();
   // Rolled-back private claims are free: each can be created now.
   for (int i = 0; i < kWriters; i += 2) {
     if (list[0]["domains"].size() == 2 && list[0]["domains"][0] == "own" + std::to_string(i) + ".example.com") continue;
-    EXPECT_EQ(httpRequest("POST", bases[1] + "/api/routes", routeJson("own" + std::to_string(i) + ".example.com")).status,
+    EXPECT_EQ(api("POST", bases[1] + "/api/routes", routeJson("own" + std::to_string(i) + ".example.com")).status,
               201);
   }
 }
@@ -150,8 +161,8 @@ struct BadRoute {
 
 TEST_F(RouteRegistryTest, BadRoutesAreRefusedWithFieldAndNothingIsWritten) {
   auto& reg = startRegistry();
-  ASSERT_EQ(httpRequest("POST", reg.base + "/api/routes", routeJson("taken.example.com")).status, 201);
-  const auto revisionBefore = httpRequest("GET", reg.base + "/api/routes/status").json()["revision"];
+  ASSERT_EQ(api("POST", reg.base + "/api/routes", routeJson("taken.example.com")).status, 201);
+  const auto revisionBefore = api("GET", reg.base + "/api/routes/status").json()["revision"];
 
   const std::string up = R"("upstreams":["http://127.0.0.1:3000"])";
   const std::vector<BadRoute> cases = {
@@ -188,73 +199,117 @@ TEST_F(RouteRegistryTest, BadRoutesAreRefusedWithFieldAndNothingIsWritten) {
   };
   ASSERT_GE(cases.size(), 20u);
   for (const auto& c : cases) {
-    auto r = httpRequest("POST", reg.base + "/api/routes", c.body);
+    auto r = api("POST", reg.base + "/api/routes", c.body);
     EXPECT_EQ(r.status, c.status) << c.name << ": " << r.body;
     EXPECT_EQ(r.errorField(), c.field) << c.name << ": " << r.body;
     EXPECT_FALSE(r.errorCode().empty()) << c.name << ": " << r.body;
   }
   // Body over 1 MiB, with and without Content-Length.
   const std::string huge = R"({"name":")" + std::string(1100000, 'a') + R"("})";
-  auto tooBig = httpRequest("POST", reg.base + "/api/routes", huge);
+  auto tooBig = api("POST", reg.base + "/api/routes", huge);
   EXPECT_EQ(tooBig.status, 413) << tooBig.body;
   EXPECT_EQ(tooBig.errorCode(), "payload_too_large");
 
-  EXPECT_EQ(httpRequest("GET", reg.base + "/api/routes/status").json()["revision"], revisionBefore)
+  EXPECT_EQ(api("GET", reg.base + "/api/routes/status").json()["revision"], revisionBefore)
       << "a refused request wrote something";
-  EXPECT_EQ(httpRequest("GET", reg.base + "/api/routes").json()["routes"].size(), 1u);
+  EXPECT_EQ(api("GET", reg.base + "/api/routes").json()["routes"].size(), 1u);
 }
 
 TEST_F(RouteRegistryTest, RecoversFromNatsRestartWithoutRestartingItself) {
   auto& reg = startRegistry();
-  ASSERT_EQ(httpRequest("POST", reg.base + "/api/routes", routeJson("before.example.com")).status, 201);
+  ASSERT_EQ(api("POST", reg.base + "/api/routes", routeJson("before.example.com")).status, 201);
   nats.kill();
-  auto down = httpRequest("POST", reg.base + "/api/routes", routeJson("during.example.com"));
+  auto down = api("POST", reg.base + "/api/routes", routeJson("during.example.com"));
   EXPECT_EQ(down.status, 503) << down.body;
   EXPECT_EQ(down.errorCode(), "nats_unavailable");
   EXPECT_EQ(httpRequest("GET", reg.base + "/readyz").status, 503);
 
   nats.restart();
   ASSERT_TRUE(testing::waitUntil([&] { return httpRequest("GET", reg.base + "/readyz").status == 200; }, 15s));
-  auto after = httpRequest("POST", reg.base + "/api/routes", routeJson("after.example.com"));
+  auto after = api("POST", reg.base + "/api/routes", routeJson("after.example.com"));
   EXPECT_EQ(after.status, 201) << after.body;
   EXPECT_TRUE(reg.process.running());
-  auto list = httpRequest("GET", reg.base + "/api/routes").json()["routes"];
+  auto list = api("GET", reg.base + "/api/routes").json()["routes"];
   EXPECT_EQ(list.size(), 2u) << list.dump();
 }
 
 TEST_F(RouteRegistryTest, FiltersExportImportAndStatus) {
   auto& reg = startRegistry();
-  ASSERT_EQ(httpRequest("POST", reg.base + "/api/routes",
+  ASSERT_EQ(api("POST", reg.base + "/api/routes",
                         routeJson("a.example.com", R"(,"ssoEnabled":true,"ssoProviderId":"prov1")")).status, 201);
-  ASSERT_EQ(httpRequest("POST", reg.base + "/api/routes", routeJson("b.example.com")).status, 201);
-  EXPECT_EQ(httpRequest("GET", reg.base + "/api/routes?domain=B.example.com").json()["routes"].size(), 1u);
-  EXPECT_EQ(httpRequest("GET", reg.base + "/api/routes?ssoProviderId=prov1").json()["routes"].size(), 1u);
+  ASSERT_EQ(api("POST", reg.base + "/api/routes", routeJson("b.example.com")).status, 201);
+  EXPECT_EQ(api("GET", reg.base + "/api/routes?domain=B.example.com").json()["routes"].size(), 1u);
+  EXPECT_EQ(api("GET", reg.base + "/api/routes?ssoProviderId=prov1").json()["routes"].size(), 1u);
 
-  auto exported = httpRequest("GET", reg.base + "/api/routes/export");
+  auto exported = api("GET", reg.base + "/api/routes/export");
   ASSERT_EQ(exported.status, 200);
   EXPECT_EQ(exported.json()["routes"].size(), 2u);
-  auto status = httpRequest("GET", reg.base + "/api/routes/status").json();
+  auto status = api("GET", reg.base + "/api/routes/status").json();
   EXPECT_GT(status["revision"].get<uint64_t>(), 0u);
   EXPECT_TRUE(status["edges"].is_array());
 
   // Re-importing an export updates in place; a bad item rejects the whole import.
-  auto again = httpRequest("POST", reg.base + "/api/routes/import", exported.body);
+  auto again = api("POST", reg.base + "/api/routes/import", exported.body);
   ASSERT_EQ(again.status, 200) << again.body;
   EXPECT_EQ(again.json()["updated"], 2);
   auto doc = exported.json();
   doc["routes"].push_back({{"domains", {"new.example.com"}}, {"upstreams", {"http://x:1"}}});
   doc["routes"].push_back({{"domains", {"*.*.example.com"}}, {"upstreams", {"http://x:1"}}});
-  auto bad = httpRequest("POST", reg.base + "/api/routes/import", doc.dump());
+  auto bad = api("POST", reg.base + "/api/routes/import", doc.dump());
   EXPECT_EQ(bad.status, 422) << bad.body;
   EXPECT_EQ(bad.errorField(), "routes[3].domains[0]");
-  EXPECT_EQ(httpRequest("GET", reg.base + "/api/routes?domain=new.example.com").json()["routes"].size(), 0u);
+  EXPECT_EQ(api("GET", reg.base + "/api/routes?domain=new.example.com").json()["routes"].size(), 0u);
+}
+
+TEST_F(RouteRegistryTest, AdminApiNeedsAuthViewerReadsAdminWritesCookieNeedsOrigin) {
+  auto& reg = startRegistry();
+  const std::string url = reg.base + "/api/routes";
+  const std::string body = routeJson("auth.example.com");
+  auto none = httpRequest("GET", url);
+  EXPECT_EQ(none.status, 401) << none.body;
+  EXPECT_EQ(none.errorCode(), "unauthenticated");
+
+  const auto viewer = testing::issueSessionCookie(redis.url(), kSecret, session::Role::Viewer, "viewer");
+  EXPECT_EQ(httpRequest("GET", url, "", {{"Cookie", viewer}}).status, 200);
+  auto viewerWrite = httpRequest("POST", url, body, {{"Cookie", viewer}, {"Origin", kOrigin}});
+  EXPECT_EQ(viewerWrite.status, 403) << viewerWrite.body;
+  EXPECT_EQ(viewerWrite.errorCode(), "forbidden");
+
+  const auto user = testing::issueSessionCookie(redis.url(), kSecret, session::Role::User, "sso-only");
+  EXPECT_EQ(httpRequest("GET", url, "", {{"Cookie", user}}).status, 403);
+
+  auto noOrigin = httpRequest("POST", url, body, {{"Cookie", adminCookie}});
+  EXPECT_EQ(noOrigin.status, 403) << noOrigin.body;
+  EXPECT_EQ(noOrigin.errorCode(), "csrf");
+  auto otherOrigin = httpRequest("POST", url, body, {{"Cookie", adminCookie}, {"Origin", "http://evil.test"}});
+  EXPECT_EQ(otherOrigin.errorCode(), "csrf");
+
+  // A cookie signed with another secret, and one with its MAC altered.
+  const auto foreign = testing::issueSessionCookie(redis.url(), std::string(32, 'x'), session::Role::Admin);
+  auto unknownKey = httpRequest("GET", url, "", {{"Cookie", foreign}});
+  EXPECT_EQ(unknownKey.status, 401);
+  EXPECT_NE(unknownKey.body.find("unknown_signing_secret"), std::string::npos) << unknownKey.body;
+  std::string forged = adminCookie;
+  // Inside the MAC (the last base64url character carries padding bits).
+  char& c = forged[forged.size() - 5];
+  c = c == 'a' ? 'b' : 'a';
+  auto badMac = httpRequest("GET", url, "", {{"Cookie", forged}});
+  EXPECT_EQ(badMac.status, 401);
+  EXPECT_NE(badMac.body.find("invalid_signature"), std::string::npos) << badMac.body;
+
+  // Tokens are checked by the auth service; here it is down: fail closed.
+  auto token = httpRequest("GET", url, "", {{"Authorization", "Bearer pxat_abc.def"}});
+  EXPECT_EQ(token.status, 503) << token.body;
+
+  EXPECT_EQ(api("POST", url, body).status, 201);
+  EXPECT_EQ(api("GET", url).json()["routes"].size(), 1u);
 }
 
 TEST_F(RouteRegistryTest, MetricsAndRequestIds) {
   auto& reg = startRegistry();
-  auto r = httpRequest("GET", reg.base + "/api/routes", "", {{"X-Request-Id", "trace-123"}});
+  auto r = api("GET", reg.base + "/api/routes", "", {{"X-Request-Id", "trace-123"}});
   EXPECT_EQ(r.header("X-Request-Id"), "trace-123");
-  auto m = httpRequest("GET", reg.base + "/metrics");
+  auto m = api("GET", reg.base + "/metrics");
   EXPECT_NE(m.body.find(R"(route="/api/routes",status="200")"), std::string::npos) << m.body;
 }
 

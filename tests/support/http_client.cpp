@@ -23,6 +23,12 @@ std::string HttpResult::header(const std::string& name) const {
   return it == headers.end() ? "" : it->second;
 }
 
+int HttpResult::headerCount(const std::string& name) const {
+  std::string key = name;
+  std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return std::tolower(c); });
+  return static_cast<int>(std::count_if(headerList.begin(), headerList.end(), [&](const auto& h) { return h.first == key; }));
+}
+
 nlohmann::json HttpResult::json() const { return nlohmann::json::parse(body); }
 
 std::string HttpResult::errorCode() const {
@@ -82,6 +88,7 @@ HttpResult httpRequest(const std::string& method, const std::string& url, const 
       std::string name(f.name_string());
       std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
       result.headers[name] = std::string(f.value());
+      result.headerList.emplace_back(name, std::string(f.value()));
     }
     result.body = res.body();
     beast::error_code ec;

@@ -5,16 +5,21 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace proxyos::testing {
 
 struct HttpResult {
   int status = 0;                              // 0: no response (error says why)
-  std::map<std::string, std::string> headers;  // names lower-cased
+  std::map<std::string, std::string> headers;  // names lower-cased (last value wins)
+  std::vector<std::pair<std::string, std::string>> headerList;  // every header line, in order
   std::string body;
   std::string error;
 
   std::string header(const std::string& name) const;
+  /// How many times a header appears (e.g. exactly one Set-Cookie).
+  int headerCount(const std::string& name) const;
   nlohmann::json json() const;  // parses body; throws on invalid JSON
   /// error.code of a contract error body, "" otherwise.
   std::string errorCode() const;

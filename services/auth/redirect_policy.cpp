@@ -1,0 +1,42 @@
+#include "redirect_policy.h"
+
+#include "login_diagnosis.h"
+
+namespace proxyos::auth {
+
+RedirectPolicy::RedirectPolicy(Url publicUrl, std::string cookieDomain)
+    : publicUrl_(std::move(publicUrl)), cookieDomain_(std::move(cookieDomain)) {}
+
+std::optional<std::string> RedirectPolicy::check(const std::string& rd) const {
+  if (rd.empty() || rd.size() > 4096) return std::nullopt;
+  for (unsigned char c : rd)
+    if (c <= 0x20 || c >= 0x7f || c == '\\') return std::nullopt;  // \\evil, CR/LF, spaces, non-ASCII tricks
+  // Relative references ("/x", "//evil", "/\evil") are refused: only absolute URLs we can check.
+  auto u = parseUrl(rd);
+  if (!u) return std::nullopt;
+  const Url& url = u.value();
+  if (url.scheme != "http" && url.scheme != "https") return std::nullopt;
+  if (!url.userinfo.empty()) return std::nullopt;  // https://proxyos.example.com@evil.com/
+  if (url.host.find('%') != std::string::npos) return std::nullopt;
+  if (rd.compare(0, url.scheme.size() + 3, url.scheme + "://") != 0) return std::nullopt;
+  const bool allowed = url.host == publicUrl_.host || hostInDomain(url.host, cookieDomain_);
+  if (!allowed) return std::nullopt;
+  return rd;
+}
+
+std::string urlEncode(const std::string& s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+}  // namespace proxyos::auth

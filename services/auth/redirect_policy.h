@@ -1,0 +1,27 @@
+#pragma once
+// Where a `rd=` parameter may send the browser after login: only absolute
+// http(s) URLs on PROXYOS_URL's host or under PROXYOS_COOKIE_DOMAIN. Anything
+// else (foreign hosts, //evil, \\evil, encoded variants, userinfo tricks,
+// control characters) is refused; callers then fall back to the dashboard.
+#include <optional>
+#include <string>
+
+#include "shared/core/url.h"
+
+namespace proxyos::auth {
+
+class RedirectPolicy {
+ public:
+  RedirectPolicy(Url publicUrl, std::string cookieDomain);
+  /// The URL, normalized, when it is a safe redirect target; nullopt otherwise.
+  std::optional<std::string> check(const std::string& rd) const;
+
+ private:
+  Url publicUrl_;
+  std::string cookieDomain_;
+};
+
+/// application/x-www-form-urlencoded style percent-encoding of a query value.
+std::string urlEncode(const std::string& s);
+
+}  // namespace proxyos::auth

@@ -1,0 +1,61 @@
+#pragma once
+// Login, logout, the current session, the 401 doctor, the built-in provider's
+// forward-auth endpoint and session administration (ARCHITECTURE.md §3, §4 auth).
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "redirect_policy.h"
+#include "shared/core/cidr.h"
+#include "shared/http/api_guard.h"
+#include "shared/http/router.h"
+#include "shared/session/login_rate_limiter.h"
+#include "shared/session/session_verifier.h"
+#include "user_directory.h"
+
+namespace proxyos::auth {
+
+struct SessionSettings {
+  Url publicUrl;
+  std::string cookieDomain;
+  std::vector<Cidr> trustedProxies;
+  session::SessionPolicy policy;
+};
+
+class SessionApi {
+ public:
+  using RevokedCallback = std::function<void(const std::string& sessionId)>;
+  SessionApi(SessionSettings settings, const session::SigningKeys& keys, session::SessionStore& store,
+             session::SessionVerifier& verifier, session::LoginRateLimiter& limiter, UserDirectory& users,
+             const http::ApiGuard& guard, const Clock& clock, RevokedCallback onRevoked);
+
+  void addRoutes(http::Router& router);
+
+  http::Response login(const http::Request& req);
+  http::Response logout(const http::Request& req);
+  http::Response current(const http::Request& req);
+  http::Response diagnose(const http::Request& req);
+  http::Response verify(const http::Request& req);
+  http::Response listSessions(const http::Request& req);
+  http::Response revokeSession(const http::Request& req);
+
+ private:
+  session::CookieAttributes cookieAttributes() const;
+  void warnOnceIfCookieWillBeDropped(const http::Request& req);
+  Status revoke(const std::string& sessionId);
+
+  SessionSettings settings_;
+  const session::SigningKeys& keys_;
+  session::SessionStore& store_;
+  session::SessionVerifier& verifier_;
+  session::LoginRateLimiter& limiter_;
+  UserDirectory& users_;
+  const http::ApiGuard& guard_;
+  const Clock& clock_;
+  RevokedCallback onRevoked_;
+  RedirectPolicy redirects_;
+  std::mutex warnedMu_;
+  std::vector<std::string> warned_;
+};
+
+}  // namespace proxyos::auth
