@@ -13,10 +13,12 @@
 #include "shared/core/signals.h"
 #include "shared/http/api_guard.h"
 #include "shared/http/rest_service.h"
+#include "shared/http/service_client.h"
 #include "shared/model/user.h"
 #include "shared/redis/redis_client.h"
 #include "shared/session/login_rate_limiter.h"
 #include "shared/session/redis_session_store.h"
+#include "shared/session/service_token.h"
 #include "shared/store/kv_bucket.h"
 #include "token_service.h"
 #include "user_directory.h"
@@ -91,9 +93,17 @@ int runAuth(const Env& env) {
   session::RedisLoginRateLimiter limiter(redis, config.limits);
   const session::SigningKeys keys(common.secret, common.previousSecrets);
   session::SessionVerifier verifier(keys, sessions, clock);
-  const http::ApiGuard guard(verifier, tokens, common.publicUrl.origin());
+  session::ServiceAwareTokenVerifier anyToken(keys, clock, tokens);
+  const http::ApiGuard guard(verifier, anyToken, common.publicUrl.origin());
 
-  SessionApi sessionApi({common.publicUrl, common.cookieDomain, parseCidrs(common.trustedProxies), {}}, keys, sessions,
+  // rd= may also point at any host a route serves: route-registry knows them.
+  const http::ServiceClient registry("auth", "route-registry", common.registryUrl.origin(), keys, clock);
+  auto servesHost = [&registry](const std::string& host) {
+    auto reply = registry.get("/api/routes?domain=" + host);
+    return reply && reply.value().status == 200 && !reply.value().body.value("routes", nlohmann::json::array()).empty();
+  };
+  SessionApi sessionApi({common.publicUrl, common.cookieDomain, parseCidrs(common.trustedProxies), {}, servesHost},
+                        keys, sessions,
                         verifier, limiter, users, guard, clock, [nats](const std::string& id) {
                           // Edges drop cached verdicts for this session at once.
                           if (auto s = nats->publish("proxyos.session.revoked", id); !s)

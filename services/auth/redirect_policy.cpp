@@ -4,8 +4,8 @@
 
 namespace proxyos::auth {
 
-RedirectPolicy::RedirectPolicy(Url publicUrl, std::string cookieDomain)
-    : publicUrl_(std::move(publicUrl)), cookieDomain_(std::move(cookieDomain)) {}
+RedirectPolicy::RedirectPolicy(Url publicUrl, std::string cookieDomain, HostCheck servesHost)
+    : publicUrl_(std::move(publicUrl)), cookieDomain_(std::move(cookieDomain)), servesHost_(std::move(servesHost)) {}
 
 std::optional<std::string> RedirectPolicy::check(const std::string& rd) const {
   if (rd.empty() || rd.size() > 4096) return std::nullopt;
@@ -19,7 +19,8 @@ std::optional<std::string> RedirectPolicy::check(const std::string& rd) const {
   if (!url.userinfo.empty()) return std::nullopt;  // https://proxyos.example.com@evil.com/
   if (url.host.find('%') != std::string::npos) return std::nullopt;
   if (rd.compare(0, url.scheme.size() + 3, url.scheme + "://") != 0) return std::nullopt;
-  const bool allowed = url.host == publicUrl_.host || hostInDomain(url.host, cookieDomain_);
+  const bool allowed = url.host == publicUrl_.host || hostInDomain(url.host, cookieDomain_) ||
+                       (servesHost_ && servesHost_(url.host));
   if (!allowed) return std::nullopt;
   return rd;
 }

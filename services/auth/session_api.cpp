@@ -39,7 +39,7 @@ SessionApi::SessionApi(SessionSettings settings, const session::SigningKeys& key
       guard_(guard),
       clock_(clock),
       onRevoked_(std::move(onRevoked)),
-      redirects_(settings_.publicUrl, settings_.cookieDomain) {}
+      redirects_(settings_.publicUrl, settings_.cookieDomain, settings_.servesHost) {}
 
 void SessionApi::addRoutes(http::Router& r) {
   r.add("POST", "/api/auth/login", [this](const http::Request& q) { return login(q); });

@@ -20,6 +20,7 @@ struct SessionSettings {
   std::string cookieDomain;
   std::vector<Cidr> trustedProxies;
   session::SessionPolicy policy;
+  RedirectPolicy::HostCheck servesHost;  // is this host one a route serves?
 };
 
 class SessionApi {

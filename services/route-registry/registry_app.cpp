@@ -6,12 +6,9 @@
 #include "route_service.h"
 #include "shared/core/log.h"
 #include "shared/core/signals.h"
-#include "shared/http/api_guard.h"
-#include "shared/http/remote_token_verifier.h"
+#include "shared/http/admin_api_auth.h"
 #include "shared/http/rest_service.h"
-#include "shared/redis/redis_client.h"
-#include "shared/session/redis_session_store.h"
-#include "shared/session/session_verifier.h"
+#include "shared/http/service_client.h"
 #include "shared/store/kv_bucket.h"
 
 namespace proxyos::registry {
@@ -41,16 +38,13 @@ int runRouteRegistry(const Env& env) {
   store::KvBucket bucket(conn.value(), {"proxyos-routes", config.natsReplicas, 1, "ProxyOS routes and domain claims"});
   if (auto s = bucket.open(); !s) spdlog::warn("{} (will retry on first use)", s.error().message);
 
-  // Admin APIs: session cookies are verified here (MAC, then Redis); API
-  // tokens through the auth service, which owns them.
-  redis::Client redis({config.redis});
-  session::RedisSessionStore sessions(redis);
-  const session::SigningKeys keys(config.secret, config.previousSecrets);
-  session::SessionVerifier verifier(keys, sessions, clock);
-  http::RemoteTokenVerifier tokens(config.authUrl.origin(), clock);
-  const http::ApiGuard guard(verifier, tokens, config.publicUrl.origin());
+  http::AdminApiAuth adminAuth(config, clock);
+  const http::ApiGuard& guard = adminAuth.guard();
 
-  RouteService service(bucket, clock, {{config.publicUrl.host}});
+  // SSO providers belong to sso-provider: ask it whether one exists and where it lives.
+  const http::ServiceClient ssoClient("route-registry", "sso-provider", config.ssoUrl.origin(), adminAuth.keys(), clock);
+  RemoteProviderDirectory providers(ssoClient);
+  RouteService service(bucket, providers, clock, {{config.publicUrl.host}});
   auto metrics = std::make_shared<http::Metrics>("route-registry");
   auto nats = conn.value();
   http::RestService rest({"route-registry", config.listen, 1024 * 1024, 8}, makeRouteRouter(service, guard, clock),

@@ -9,6 +9,7 @@
 #include "shared/core/id.h"
 #include "shared/core/time_format.h"
 #include "shared/model/hostname.h"
+#include "shared/model/sso_loop.h"
 
 namespace proxyos::registry {
 
@@ -35,8 +36,23 @@ std::vector<Claim> minus(const std::vector<Claim>& a, const std::vector<Claim>& 
 
 }  // namespace
 
-RouteService::RouteService(store::KvStore& kv, const Clock& clock, model::RouteValidationContext validation)
-    : kv_(kv), clock_(clock), validation_(std::move(validation)) {}
+RouteService::RouteService(store::KvStore& kv, ProviderDirectory& providers, const Clock& clock,
+                           model::RouteValidationContext validation)
+    : kv_(kv), providers_(providers), clock_(clock), validation_(std::move(validation)) {}
+
+Status RouteService::checkSso(const model::Route& r, const std::string& fieldPrefix) {
+  if (r.ssoProviderId.empty()) return okStatus();
+  auto provider = providers_.find(r.ssoProviderId);
+  if (!provider) return provider.error();
+  if (!provider.value())
+    return Error{ErrorKind::Invalid, "unknown_provider",
+                 "ssoProviderId: no SSO provider with id " + r.ssoProviderId, fieldPrefix + "ssoProviderId", {}};
+  if (!r.ssoEnabled) return okStatus();
+  if (auto loop = model::findSsoLoop(r.domains, provider.value()->forwardAuthUrl, provider.value()->loginUrl))
+    return Error{ErrorKind::Invalid, "sso_redirect_loop", loop->message,
+                 fieldPrefix + "domains[" + std::to_string(loop->domainIndex) + "]", {}};
+  return okStatus();
+}
 
 std::string RouteService::encode(const model::Route& r) const {
   auto j = model::toJson(r);
@@ -61,6 +77,7 @@ Result<model::Route> RouteService::load(const std::string& id) {
 Result<model::Route> RouteService::create(model::Route draft) {
   if (draft.id.empty() || !isValidId(draft.id)) draft.id = newId(clock_);
   draft.createdAt = draft.updatedAt = formatTime(clock_.now());
+  if (auto s = checkSso(draft); !s) return s.error();
   ClaimSet claims(kv_, clock_);
   if (auto s = claims.acquire(draft.id, claimsOf(draft)); !s) return s.error();
   auto rev = kv_.create(routeKey(draft.id), encode(draft));
@@ -112,6 +129,7 @@ Result<model::Route> RouteService::updateWith(const std::string& id, std::option
     updated.id = id;
     updated.createdAt = cur.createdAt;
     updated.updatedAt = formatTime(clock_.now());
+    if (auto s = checkSso(updated); !s) return s.error();
 
     const auto oldClaims = claimsOf(cur), newClaims = claimsOf(updated);
     ClaimSet claims(kv_, clock_);
@@ -181,6 +199,10 @@ Result<std::vector<ImportItemResult>> RouteService::importRoutes(const nlohmann:
       for (const auto& d : r.error().details.empty() ? std::vector<Error>{r.error()} : r.error().details)
         errors.push_back(d);
       continue;
+    }
+    if (auto s = checkSso(r.value(), "routes[" + std::to_string(i) + "]."); !s) {
+      if (s.error().kind != ErrorKind::Invalid) return s.error();
+      errors.push_back(s.error());
     }
     routes.push_back(std::move(r.value()));
   }

@@ -12,6 +12,7 @@
 
 #include "shared/core/clock.h"
 #include "shared/model/route.h"
+#include "provider_directory.h"
 #include "shared/store/kv_store.h"
 
 namespace proxyos::registry {
@@ -30,7 +31,8 @@ struct ImportItemResult {
 
 class RouteService {
  public:
-  RouteService(store::KvStore& kv, const Clock& clock, model::RouteValidationContext validation);
+  RouteService(store::KvStore& kv, ProviderDirectory& providers, const Clock& clock,
+               model::RouteValidationContext validation);
 
   const model::RouteValidationContext& validation() const { return validation_; }
 
@@ -57,8 +59,13 @@ class RouteService {
   Result<model::Route> updateWith(const std::string& id, std::optional<uint64_t> ifMatch, const Builder& build);
   Result<model::Route> load(const std::string& id);
   std::string encode(const model::Route& r) const;
+  /// ssoProviderId must exist (422 unknown_provider); with SSO on, no domain may
+  /// serve the provider's own URLs (422 sso_redirect_loop). Unavailable (503)
+  /// when sso-provider cannot answer: never accepted unchecked.
+  Status checkSso(const model::Route& r, const std::string& fieldPrefix = "");
 
   store::KvStore& kv_;
+  ProviderDirectory& providers_;
   const Clock& clock_;
   model::RouteValidationContext validation_;
 };

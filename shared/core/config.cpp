@@ -96,6 +96,8 @@ std::vector<VarSpec> commonVarSpecs(const std::string& defaultListen) {
       {"PROXYOS_LOG_LEVEL", "info", "trace|debug|info|warn|error"},
       {"PROXYOS_LOG_FORMAT", "text", "json|text"},
       {"PROXYOS_AUTH_URL", "http://127.0.0.1:7001", "where services reach the auth service"},
+      {"PROXYOS_REGISTRY_URL", "http://127.0.0.1:7002", "where services reach route-registry"},
+      {"PROXYOS_SSO_URL", "http://127.0.0.1:7003", "where services reach sso-provider"},
   };
 }
 
@@ -138,9 +140,14 @@ CommonConfig loadCommonConfig(const Env& env, const std::string& defaultListen) 
     throw ConfigError("PROXYOS_LOG_LEVEL must be one of trace, debug, info, warn, error");
   c.logFormat = envString(env, "PROXYOS_LOG_FORMAT", "text");
   if (c.logFormat != "json" && c.logFormat != "text") throw ConfigError("PROXYOS_LOG_FORMAT must be json or text");
-  c.authUrl = envUrl(env, "PROXYOS_AUTH_URL", "http://127.0.0.1:7001");
-  if (c.authUrl.scheme != "http" && c.authUrl.scheme != "https")
-    throw ConfigError("PROXYOS_AUTH_URL must start with http:// or https://");
+  auto serviceUrl = [&](const char* name, const char* fallback) {
+    Url u = envUrl(env, name, fallback);
+    if (u.scheme != "http" && u.scheme != "https") throw ConfigError(std::string(name) + " must start with http:// or https://");
+    return u;
+  };
+  c.authUrl = serviceUrl("PROXYOS_AUTH_URL", "http://127.0.0.1:7001");
+  c.registryUrl = serviceUrl("PROXYOS_REGISTRY_URL", "http://127.0.0.1:7002");
+  c.ssoUrl = serviceUrl("PROXYOS_SSO_URL", "http://127.0.0.1:7003");
   return c;
 }
 

@@ -62,6 +62,8 @@ struct CommonConfig {
   std::string logLevel;                     // PROXYOS_LOG_LEVEL
   std::string logFormat;                    // PROXYOS_LOG_FORMAT: json | text
   Url authUrl;                              // PROXYOS_AUTH_URL: where services reach auth
+  Url registryUrl;                          // PROXYOS_REGISTRY_URL
+  Url ssoUrl;                               // PROXYOS_SSO_URL
 };
 
 /// The common variables with their defaults; `defaultListen` differs per service.

@@ -44,7 +44,9 @@ BodyRead readBody(wh::http_request& req, size_t limit, std::string& out) {
     total += n;
     if (total > limit) return BodyRead::TooLarge;
   }
+  // container_buffer grows its string by the requested block size: keep only what was read.
   out = std::move(buf.collection());
+  out.resize(total);
   return BodyRead::Ok;
 }
 

@@ -17,4 +17,10 @@ const std::string* SigningKeys::secretFor(const std::string& kid) const {
   return nullptr;
 }
 
+std::vector<const std::string*> SigningKeys::secrets() const {
+  std::vector<const std::string*> out;
+  for (const auto& k : keys_) out.push_back(&k.secret);
+  return out;
+}
+
 }  // namespace proxyos::session

@@ -16,6 +16,8 @@ class SigningKeys {
   const std::string& currentSecret() const { return keys_.front().secret; }
   /// The secret for a kid, or nullptr when no configured secret has that id.
   const std::string* secretFor(const std::string& kid) const;
+  /// Every secret that verifies, current first.
+  std::vector<const std::string*> secrets() const;
 
  private:
   struct Key {

@@ -25,6 +25,7 @@ bool isConnectionTrouble(natsStatus s) {
 
 void onDisconnected(natsConnection*, void*) { spdlog::warn("NATS disconnected; reconnecting"); }
 void onReconnected(natsConnection*, void*) { spdlog::info("NATS reconnected"); }
+void onConnected(natsConnection*, void*) { spdlog::info("NATS connected"); }
 
 void onMessage(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
   auto* handler = static_cast<Subscription::Handler*>(closure);
@@ -66,7 +67,10 @@ Result<std::shared_ptr<NatsConnection>> NatsConnection::connect(const NatsOption
   if (s == NATS_OK) s = natsOptions_SetTimeout(opts, options.timeout.count());
   if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts, -1);
   if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts, 250);
-  if (s == NATS_OK) s = natsOptions_SetRetryOnFailedConnect(opts, true, nullptr, nullptr);
+  // With a connected callback NATS.c keeps retrying in the background and
+  // connect() returns NATS_NOT_YET_CONNECTED; without one it retries in the
+  // foreground and blocks for ever while no server answers.
+  if (s == NATS_OK) s = natsOptions_SetRetryOnFailedConnect(opts, true, onConnected, nullptr);
   if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(opts, onDisconnected, nullptr);
   if (s == NATS_OK) s = natsOptions_SetReconnectedCB(opts, onReconnected, nullptr);
   natsConnection* conn = nullptr;

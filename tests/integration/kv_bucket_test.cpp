@@ -154,3 +154,26 @@ TEST_F(KvBucketTest, PublishSubscribe) {
 
 }  // namespace
 }  // namespace proxyos::store
+
+namespace proxyos::store {
+namespace {
+
+// A service started before NATS must come up (not hang in connect) and heal
+// once NATS arrives.
+TEST(NatsConnectionTest, StartsWhileNatsIsDownAndConnectsWhenItArrives) {
+  testing::NatsServer nats;
+  nats.start();
+  const std::string url = nats.url();
+  nats.stop();
+  auto conn = NatsConnection::connect({{url}, "late", std::chrono::milliseconds(500)});
+  ASSERT_TRUE(conn.ok()) << conn.error().message;
+  EXPECT_FALSE(conn.value()->connected());
+  KvBucket bucket(conn.value(), {"proxyos-late", 1, 1, "test"});
+  EXPECT_EQ(bucket.put("k", "v").error().kind, ErrorKind::Unavailable);
+  nats.start();
+  ASSERT_TRUE(testing::waitUntil([&] { return conn.value()->connected(); }, std::chrono::seconds(10)));
+  ASSERT_TRUE(testing::waitUntil([&] { return bucket.put("k", "v").ok(); }, std::chrono::seconds(10)));
+}
+
+}  // namespace
+}  // namespace proxyos::store

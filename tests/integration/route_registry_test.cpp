@@ -38,6 +38,13 @@ class RouteRegistryTest : public ::testing::Test {
     nats.start();
     redis.start();
     adminCookie = testing::issueSessionCookie(redis.url(), kSecret, session::Role::Admin, "admin");
+    ssoPort = testing::freePort();
+  }
+
+  /// The sso-provider service the registry asks about providers (started only where needed).
+  testing::RunningService startSsoProvider() {
+    return testing::startService(std::string(PROXYOS_BIN_DIR) + "/proxyos-sso-provider", env(),
+                                 dir.path() + "/sso-provider.log", ssoPort);
   }
 
   /// A request as the dashboard makes it: admin session cookie and Origin.
@@ -53,6 +60,7 @@ class RouteRegistryTest : public ::testing::Test {
             {"PROXYOS_NATS_URL", nats.url()},
             {"PROXYOS_REDIS_URL", redis.url()},
             {"PROXYOS_AUTH_URL", "http://127.0.0.1:1"},
+            {"PROXYOS_SSO_URL", "http://127.0.0.1:" + std::to_string(ssoPort)},
             {"PROXYOS_URL", "http://dash.test:8080"},
             {"PROXYOS_DATA_DIR", dir.path()},
             {"PROXYOS_LOG_FORMAT", "json"}};
@@ -72,6 +80,7 @@ class RouteRegistryTest : public ::testing::Test {
   testing::NatsServer nats;
   testing::RedisServer redis;
   std::string adminCookie;
+  uint16_t ssoPort = 0;
   std::deque<Registry> registries;
 };
 
@@ -235,11 +244,18 @@ TEST_F(RouteRegistryTest, RecoversFromNatsRestartWithoutRestartingItself) {
 
 TEST_F(RouteRegistryTest, FiltersExportImportAndStatus) {
   auto& reg = startRegistry();
+  auto sso = startSsoProvider();
+  auto provider = api("POST", sso.base + "/api/sso-providers",
+                      R"({"name":"Authelia","type":"authelia","forwardAuthUrl":"http://authelia:9091/api/authz/forward-auth",)"
+                      R"("loginUrl":"https://auth.example.com/"})");
+  ASSERT_EQ(provider.status, 201) << provider.body;
+  const std::string providerId = provider.json()["id"];
   ASSERT_EQ(api("POST", reg.base + "/api/routes",
-                        routeJson("a.example.com", R"(,"ssoEnabled":true,"ssoProviderId":"prov1")")).status, 201);
+                routeJson("a.example.com", R"(,"ssoEnabled":true,"ssoProviderId":")" + providerId + "\"")).status,
+            201);
   ASSERT_EQ(api("POST", reg.base + "/api/routes", routeJson("b.example.com")).status, 201);
   EXPECT_EQ(api("GET", reg.base + "/api/routes?domain=B.example.com").json()["routes"].size(), 1u);
-  EXPECT_EQ(api("GET", reg.base + "/api/routes?ssoProviderId=prov1").json()["routes"].size(), 1u);
+  EXPECT_EQ(api("GET", reg.base + "/api/routes?ssoProviderId=" + providerId).json()["routes"].size(), 1u);
 
   auto exported = api("GET", reg.base + "/api/routes/export");
   ASSERT_EQ(exported.status, 200);

@@ -109,6 +109,18 @@ TEST(RedirectPolicy, RefusesOpenRedirects) {
     EXPECT_FALSE(policy.check(bad).has_value()) << bad;
 }
 
+TEST(RedirectPolicy, HostsThatRoutesServeAreAllowedButNeverForeignTricks) {
+  std::vector<std::string> asked;
+  RedirectPolicy policy(url("https://proxy.example.com"), "", [&](const std::string& host) {
+    asked.push_back(host);
+    return host == "wiki.other.org";
+  });
+  EXPECT_TRUE(policy.check("https://wiki.other.org/page").has_value());
+  EXPECT_FALSE(policy.check("https://evil.com/").has_value());
+  EXPECT_FALSE(policy.check("https://wiki.other.org@evil.com/").has_value());
+  EXPECT_EQ(asked, (std::vector<std::string>{"wiki.other.org", "evil.com"})) << "userinfo tricks never reach the lookup";
+}
+
 TEST(RedirectPolicy, WithoutCookieDomainOnlyTheDashboardHost) {
   RedirectPolicy policy(url("http://proxy.test:8080"), "");
   EXPECT_TRUE(policy.check("http://proxy.test:8080/routes").has_value());

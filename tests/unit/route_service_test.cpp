@@ -19,11 +19,26 @@ model::Route route(std::vector<std::string> domains, std::string path = "/") {
   return r;
 }
 
+/// The providers sso-provider would report; `down` makes it unreachable.
+class FakeProviderDirectory final : public ProviderDirectory {
+ public:
+  Result<std::optional<ProviderRef>> find(const std::string& id) override {
+    if (down) return Error::make(ErrorKind::Unavailable, "dependency_unavailable", "sso-provider is unavailable");
+    auto it = providers.find(id);
+    if (it == providers.end()) return std::optional<ProviderRef>{};
+    return std::optional<ProviderRef>{it->second};
+  }
+  std::map<std::string, ProviderRef> providers{
+      {"prov1", {"prov1", "http://authelia:9091/api/authz/forward-auth", "https://auth.example.com/"}}};
+  bool down = false;
+};
+
 class RouteServiceTest : public ::testing::Test {
  protected:
   FakeClock clock;
   store::MemoryKvStore kv{clock};
-  RouteService svc{kv, clock, {{"dash.example.com"}}};
+  FakeProviderDirectory providers;
+  RouteService svc{kv, providers, clock, {{"dash.example.com"}}};
 };
 
 TEST_F(RouteServiceTest, CreateAssignsIdRevisionAndTimestamps) {
@@ -192,6 +207,49 @@ TEST_F(RouteServiceTest, ExportThenImportRestoresIdsAndUpdatesExisting) {
   EXPECT_EQ(res.value()[1].status, "created");
   EXPECT_EQ(res.value()[1].id, b.id);
   EXPECT_EQ(svc.get(b.id).value().domains, b.domains);
+}
+
+TEST_F(RouteServiceTest, SsoProviderMustExist) {
+  auto r = route({"a.example.com"});
+  r.ssoEnabled = true;
+  r.ssoProviderId = "nope";
+  auto res = svc.create(r);
+  ASSERT_FALSE(res.ok());
+  EXPECT_EQ(res.error().code, "unknown_provider");
+  EXPECT_EQ(res.error().field, "ssoProviderId");
+  r.ssoProviderId = "prov1";
+  EXPECT_TRUE(svc.create(r).ok());
+}
+
+TEST_F(RouteServiceTest, SsoOnTheProvidersOwnHostIsARedirectLoop) {
+  auto r = route({"grafana.example.com", "*.example.com"});
+  r.ssoEnabled = true;
+  r.ssoProviderId = "prov1";
+  auto res = svc.create(r);
+  ASSERT_FALSE(res.ok());
+  EXPECT_EQ(res.error().code, "sso_redirect_loop");
+  EXPECT_EQ(res.error().field, "domains[1]");
+  EXPECT_NE(res.error().message.find("auth.example.com"), std::string::npos) << res.error().message;
+  // Without SSO the same domains are fine, and turning SSO on later is refused.
+  r.ssoEnabled = false;
+  auto plain = svc.create(r);
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  auto on = svc.patch(plain.value().id, nlohmann::json{{"ssoEnabled", true}}, std::nullopt);
+  ASSERT_FALSE(on.ok());
+  EXPECT_EQ(on.error().code, "sso_redirect_loop");
+}
+
+TEST_F(RouteServiceTest, SsoProviderServiceDownMeansNothingIsWritten) {
+  providers.down = true;
+  auto r = route({"a.example.com"});
+  r.ssoEnabled = true;
+  r.ssoProviderId = "prov1";
+  const auto before = kv.keys();
+  auto res = svc.create(r);
+  ASSERT_FALSE(res.ok());
+  EXPECT_EQ(res.error().kind, ErrorKind::Unavailable);
+  EXPECT_EQ(kv.keys(), before);
+  EXPECT_TRUE(svc.create(route({"b.example.com"})).ok()) << "routes without SSO need no provider lookup";
 }
 
 TEST_F(RouteServiceTest, ConfigRevisionFollowsWrites) {

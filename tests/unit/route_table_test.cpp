@@ -1,0 +1,298 @@
+// The edge's route table (matching rules of ARCHITECTURE.md §2 step 2), the
+// table holder, and the last-known-good file.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "services/edge-proxy/last_known_good.h"
+#include "services/edge-proxy/route_table.h"
+#include "services/edge-proxy/table_holder.h"
+#include "tests/support/read_file.h"
+#include "tests/support/temp_dir.h"
+
+namespace proxyos::edge {
+namespace {
+
+constexpr const char* kSystemHost = "dash.example.com";
+
+model::Route makeRoute(std::string id, std::vector<std::string> domains, std::string prefix = "/",
+                       std::vector<std::string> upstreams = {"http://backend:8080"}) {
+  model::Route r;
+  r.id = std::move(id);
+  r.name = r.id;
+  r.domains = std::move(domains);
+  r.pathPrefix = std::move(prefix);
+  r.upstreams = std::move(upstreams);
+  return r;
+}
+
+std::shared_ptr<const RouteTable> buildTable(std::vector<model::Route> routes, std::string systemHost = kSystemHost) {
+  ConfigSnapshot snapshot;
+  snapshot.routes = std::move(routes);
+  snapshot.revision = 7;
+  auto table = RouteTable::build(std::move(snapshot), std::move(systemHost));
+  EXPECT_TRUE(table.ok()) << table.error().message;
+  return table.ok() ? table.value() : nullptr;
+}
+
+std::string matchId(const RouteTable& table, std::string_view host, std::string_view path) {
+  const MatchedRoute* m = table.match(host, path);
+  if (m == nullptr) return "<none>";
+  if (m->kind == MatchKind::System) return "<system>";
+  return m->route.id;
+}
+
+std::vector<model::Route> sampleRoutes() {
+  auto disabled = makeRoute("disabled", {"disabled.test"});
+  disabled.enabled = false;
+  return {makeRoute("exact", {"a.example.com"}),
+          makeRoute("wild", {"*.example.com"}),
+          makeRoute("api-root", {"api.example.com"}),
+          makeRoute("api", {"api.example.com"}, "/api"),
+          makeRoute("api-v2", {"api.example.com"}, "/api/v2/"),
+          makeRoute("only-x", {"only.example.com"}, "/x"),
+          makeRoute("shadow", {"dash.example.com", "other.test"}),
+          disabled};
+}
+
+struct MatchCase {
+  const char* host;
+  const char* path;
+  const char* expected;
+};
+
+TEST(RouteTableTest, MatchingRules) {
+  auto table = buildTable(sampleRoutes());
+  ASSERT_NE(table, nullptr);
+  const MatchCase cases[] = {
+      {"a.example.com", "/", "exact"},            // exact beats wildcard
+      {"A.Example.COM", "/x", "exact"},           // host is case-insensitive
+      {"a.example.com:8080", "/", "exact"},       // port stripped
+      {"a.example.com.", "/", "exact"},           // fully qualified spelling
+      {"b.example.com", "/anything", "wild"},     // one-label wildcard
+      {"B.EXAMPLE.COM:443", "/", "wild"},
+      {"x.b.example.com", "/", "<none>"},         // wildcard covers one label only
+      {"example.com", "/", "<none>"},             // ... and not the apex
+      {".example.com", "/", "<none>"},            // empty label
+      {"api.example.com", "/api", "api"},         // path == prefix
+      {"api.example.com", "/api/users", "api"},   // prefix then '/'
+      {"api.example.com", "/apiary", "api-root"}, // "/api" is not a prefix of "/apiary"
+      {"api.example.com", "/api/v2/items", "api-v2"},  // longest prefix wins
+      {"api.example.com", "/api/v2", "api"},      // "/api/v2/" needs the slash
+      {"api.example.com", "/api?q=1", "api"},     // query ignored
+      {"api.example.com", "/", "api-root"},
+      {"only.example.com", "/x/1", "only-x"},
+      {"only.example.com", "/y", "wild"},         // exact host's prefixes miss: wildcard serves
+      {"disabled.test", "/", "<none>"},           // disabled routes are not in the table
+      {"dash.example.com", "/api/routes", "<system>"},  // system host reserved ...
+      {"Dash.Example.Com:8443", "/", "<system>"},
+      {"other.test", "/", "shadow"},              // ... the route's other domains still work
+      {"unknown.test", "/", "<none>"},
+      {"", "/", "<none>"},
+      {"a.example.com:http", "/", "<none>"},      // not a port
+      {"[::1]:8080", "/", "<none>"},
+      {"[::1", "/", "<none>"},
+  };
+  for (const auto& c : cases)
+    EXPECT_EQ(matchId(*table, c.host, c.path), c.expected) << c.host << c.path;
+  EXPECT_EQ(table->routeCount(), 7u);
+  EXPECT_EQ(table->revision(), 7u);
+}
+
+TEST(RouteTableTest, SystemHostMayBeAnIpv6Literal) {
+  // PROXYOS_URL=http://[::1]:8080 gives the host "::1" (parseUrl drops brackets).
+  auto table = buildTable({makeRoute("r", {"app.test"})}, "::1");
+  ASSERT_NE(table, nullptr);
+  EXPECT_EQ(matchId(*table, "[::1]:8080", "/"), "<system>");
+  EXPECT_EQ(matchId(*table, "[::1]", "/"), "<system>");
+  EXPECT_EQ(matchId(*table, "[::2]:8080", "/"), "<none>");
+  EXPECT_EQ(matchId(*table, "app.test", "/"), "r");
+
+  auto noSystem = buildTable({makeRoute("r", {"app.test"})}, "");
+  ASSERT_NE(noSystem, nullptr);
+  EXPECT_EQ(matchId(*noSystem, "app.test", "/"), "r");
+}
+
+TEST(RouteTableTest, NormalizeHost) {
+  char buf[16];
+  EXPECT_EQ(normalizeHost("[::1]:8080", buf, sizeof buf), "::1");
+  EXPECT_EQ(normalizeHost("Host.Test:80", buf, sizeof buf), "host.test");
+  EXPECT_EQ(normalizeHost("[::1]x", buf, sizeof buf), "");
+  EXPECT_EQ(normalizeHost("a-very-long-host.example", buf, sizeof buf), "") << "longer than the buffer";
+}
+
+TEST(RouteTableTest, PathPrefixRule) {
+  EXPECT_TRUE(pathPrefixMatches("/", "/anything"));
+  EXPECT_TRUE(pathPrefixMatches("/api", "/api"));
+  EXPECT_TRUE(pathPrefixMatches("/api", "/api/"));
+  EXPECT_TRUE(pathPrefixMatches("/api/", "/api/x"));
+  EXPECT_FALSE(pathPrefixMatches("/api", "/apiary"));
+  EXPECT_FALSE(pathPrefixMatches("/api/", "/api"));
+  EXPECT_FALSE(pathPrefixMatches("/api", "/ap"));
+  EXPECT_FALSE(pathPrefixMatches("/API", "/api")) << "paths are case-sensitive";
+}
+
+TEST(RouteTableTest, MatchedRouteCarriesParsedUpstreamsAndSettings) {
+  auto r = makeRoute("r", {"app.test"}, "/", {"https://secure.internal", "http://[::1]:9000", "http://plain:81"});
+  r.tlsMode = model::TlsMode::Internal;
+  r.forceHttps = true;
+  r.ssoEnabled = true;
+  r.ssoProviderId = "p1";
+  r.accessosGroups = {"admins"};
+  r.requestHeaders.set = {{"X-Env", "prod"}};
+  ConfigSnapshot snapshot;
+  snapshot.routes = {r};
+  snapshot.providersJson = {{"p1", R"({"id":"p1"})"}};
+  auto table = RouteTable::build(snapshot, kSystemHost).value();
+  const MatchedRoute* m = table->match("app.test", "/");
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->route, r);
+  const std::vector<UpstreamEndpoint> expected = {
+      {"https", "secure.internal", 443, true}, {"http", "::1", 9000, false}, {"http", "plain", 81, false}};
+  EXPECT_EQ(m->upstreams, expected);
+  ASSERT_NE(table->providerJson("p1"), nullptr);
+  EXPECT_EQ(*table->providerJson("p1"), R"({"id":"p1"})");
+  EXPECT_EQ(table->providerJson("p2"), nullptr);
+  EXPECT_EQ(table->inputs(), snapshot);
+}
+
+TEST(RouteTableTest, UnparsableUpstreamFailsTheBuild) {
+  ConfigSnapshot snapshot;
+  snapshot.routes = {makeRoute("ok", {"ok.test"}), makeRoute("bad", {"bad.test"}, "/", {"ftp://files"})};
+  auto table = RouteTable::build(snapshot, kSystemHost);
+  ASSERT_FALSE(table.ok());
+  EXPECT_EQ(table.error().field, "routes[1].upstreams[0]");
+}
+
+TEST(RouteTableTest, TenThousandRoutes) {
+  std::vector<model::Route> routes;
+  for (int i = 0; i < 5000; ++i) routes.push_back(makeRoute("h" + std::to_string(i), {"h" + std::to_string(i) + ".bulk.test"}));
+  for (int i = 0; i < 5000; ++i)
+    routes.push_back(makeRoute("p" + std::to_string(i), {"paths.bulk.test"}, "/p" + std::to_string(i)));
+  routes.push_back(makeRoute("wild", {"*.bulk.test"}));
+  auto table = buildTable(std::move(routes));
+  ASSERT_NE(table, nullptr);
+  EXPECT_EQ(table->routeCount(), 10001u);
+  for (int i = 0; i < 5000; ++i) {
+    ASSERT_EQ(matchId(*table, "h" + std::to_string(i) + ".bulk.test", "/x"), "h" + std::to_string(i));
+    // "/p12" must not catch "/p123": each path finds exactly its own prefix.
+    ASSERT_EQ(matchId(*table, "paths.bulk.test", "/p" + std::to_string(i) + "/x"), "p" + std::to_string(i));
+  }
+  EXPECT_EQ(matchId(*table, "h5000.bulk.test", "/"), "wild");
+  EXPECT_EQ(matchId(*table, "paths.bulk.test", "/q"), "wild");
+}
+
+TEST(TableHolderTest, RequestsInFlightKeepTheirTable) {
+  TableHolder holder;
+  EXPECT_FALSE(holder.ready());
+  EXPECT_EQ(holder.current(), nullptr);
+  holder.publish(buildTable({makeRoute("old", {"app.test"})}));
+  ASSERT_TRUE(holder.ready());
+  auto inFlight = holder.current();
+  holder.publish(buildTable({makeRoute("new", {"app.test"})}));
+  EXPECT_EQ(matchId(*inFlight, "app.test", "/"), "old");
+  EXPECT_EQ(matchId(*holder.current(), "app.test", "/"), "new");
+  holder.publish(nullptr);
+  EXPECT_TRUE(holder.ready()) << "a null table never unpublishes";
+  EXPECT_EQ(holder.revision(), 7u);
+}
+
+// Routes as the model normalizes them, so a decode of their JSON is equal.
+ConfigSnapshot sampleSnapshot() {
+  ConfigSnapshot s;
+  auto sso = makeRoute("r1", {"app.test", "*.apps.test"}, "/api", {"http://backend:8080", "https://b2"});
+  sso.ssoEnabled = true;
+  sso.ssoProviderId = "p1";
+  sso.revision = 12;
+  sso.responseHeaders.remove = {"Server"};
+  auto off = makeRoute("r2", {"off.test"});
+  off.enabled = false;
+  s.routes = {sso, off};
+  s.providersJson = {{"p1", R"({"id":"p1","name":"Authelia"})"}};
+  s.revision = 40;
+  s.providersRevision = 3;
+  return s;
+}
+
+TEST(LastKnownGoodTest, RoundTrip) {
+  testing::TempDir dir;
+  LastKnownGood file(dir.path() + "/data");  // created on first save
+  EXPECT_EQ(file.load().error().kind, ErrorKind::NotFound);
+  const ConfigSnapshot snapshot = sampleSnapshot();
+  ASSERT_TRUE(file.save(snapshot).ok());
+  auto loaded = file.load();
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  EXPECT_EQ(loaded.value(), snapshot);
+  EXPECT_EQ(file.path(), dir.path() + "/data/edge-config.json");
+  // Replaced by rename: no temp file is left behind.
+  int files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path() + "/data")) files += e.is_regular_file() ? 1 : 0;
+  EXPECT_EQ(files, 1);
+}
+
+TEST(LastKnownGoodTest, RestoreAtStartMakesTheEdgeReady) {
+  testing::TempDir dir;
+  LastKnownGood file(dir.path());
+  TableHolder holder;
+  EXPECT_EQ(restoreLastKnownGood(file, holder, kSystemHost).error().kind, ErrorKind::NotFound);
+  EXPECT_FALSE(holder.ready());
+
+  applyTable(RouteTable::build(sampleSnapshot(), kSystemHost).value(), holder, &file);
+  TableHolder restarted;
+  ASSERT_TRUE(restoreLastKnownGood(file, restarted, kSystemHost).ok());
+  ASSERT_TRUE(restarted.ready());
+  EXPECT_EQ(restarted.revision(), 40u);
+  EXPECT_EQ(matchId(*restarted.current(), "x.apps.test", "/api/1"), "r1");
+  EXPECT_EQ(matchId(*restarted.current(), "off.test", "/"), "<none>");
+  EXPECT_EQ(matchId(*restarted.current(), kSystemHost, "/"), "<system>");
+}
+
+TEST(LastKnownGoodTest, CorruptFileIsACleanErrorAndTheOldTableStays) {
+  testing::TempDir dir;
+  LastKnownGood file(dir.path());
+  TableHolder holder;
+  holder.publish(buildTable({makeRoute("current", {"app.test"})}));
+
+  const std::string good = encodeSnapshot(sampleSnapshot());
+  auto withRoute = [&](const std::string& from, const std::string& to) {
+    std::string s = good;
+    s.replace(s.find(from), from.size(), to);
+    return s;
+  };
+  const struct {
+    std::string content;
+    std::string inMessage;
+  } corrupt[] = {
+      {"", "invalid JSON"},
+      {good.substr(0, good.size() / 2), "invalid JSON"},  // torn write
+      {"[1,2]", "expected a JSON object"},
+      {withRoute(R"("format":1)", R"("format":2)"), "format 2 is not supported"},
+      {withRoute(R"("format":1,)", ""), "format: is required"},
+      {withRoute(R"("providersRevision")", R"("extra":1,"providersRevision")"), "extra"},
+      {withRoute("http://backend:8080", "ftp://backend"), "routes[0].upstreams[0]"},
+      {withRoute(R"("routes":[)", R"("routes":[17,)"), "routes[0]"},
+  };
+  for (const auto& c : corrupt) {
+    std::ofstream(file.path(), std::ios::binary | std::ios::trunc) << c.content;
+    auto s = restoreLastKnownGood(file, holder, kSystemHost);
+    ASSERT_FALSE(s.ok()) << c.content;
+    EXPECT_EQ(s.error().kind, ErrorKind::Invalid) << c.content;
+    EXPECT_EQ(s.error().code, "corrupt_last_known_good");
+    EXPECT_NE(s.error().message.find(c.inMessage), std::string::npos) << s.error().message;
+    EXPECT_NE(s.error().message.find(file.path()), std::string::npos) << "names the file";
+    EXPECT_EQ(matchId(*holder.current(), "app.test", "/"), "current") << "old table kept";
+  }
+}
+
+TEST(LastKnownGoodTest, SaveReportsAnUnwritableDirectory) {
+  testing::TempDir dir;
+  std::ofstream(dir.path() + "/file") << "x";
+  LastKnownGood file(dir.path() + "/file/sub");  // a path under a regular file
+  auto s = file.save(sampleSnapshot());
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().kind, ErrorKind::Unavailable);
+}
+
+}  // namespace
+}  // namespace proxyos::edge
