@@ -144,18 +144,9 @@ int runAuth(const Env& env) {
   auto metrics = std::make_shared<http::Metrics>("auth");
   http::RestService rest({"auth", common.listen, 1024 * 1024, 8}, std::move(router),
                          [&] { return bootstrapped.load() && nats->connected() && redis.ping(); }, metrics, clock);
-  int code = 0;
-  try {
-    rest.start();
-    const int sig = waitForTerminationSignal();
-    spdlog::info("signal {} received; shutting down", sig);
-  } catch (const std::exception& e) {
-    spdlog::error("{}", e.what());
-    code = 1;
-  }
+  const int code = http::serveUntilSignal(rest);
   stopping = true;
   bootstrap.join();
-  rest.stop();
   return code;
 }
 

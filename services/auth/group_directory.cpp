@@ -5,13 +5,12 @@
 #include <algorithm>
 
 #include "shared/core/time_format.h"
+#include "shared/store/cas_loop.h"
 #include "shared/model/user.h"
 
 namespace proxyos::auth {
 
 namespace {
-
-constexpr int kMaxCasAttempts = 8;
 
 Error notFound(const std::string& name) {
   return Error::make(ErrorKind::NotFound, "group_not_found", "no group named " + name);
@@ -84,20 +83,9 @@ Result<std::vector<model::Group>> GroupDirectory::list() {
 }
 
 Status GroupDirectory::remove(const std::string& name, std::optional<uint64_t> ifMatch) {
-  for (int attempt = 0; attempt < kMaxCasAttempts; ++attempt) {
-    auto current = get(name);
-    if (!current) return current.error();
-    const uint64_t rev = current.value().revision;
-    if (ifMatch && *ifMatch != rev)
-      return Error::make(ErrorKind::PreconditionFailed, "precondition_failed",
-                         "If-Match revision " + std::to_string(*ifMatch) + " is stale; the group is at revision " +
-                             std::to_string(rev));
-    auto s = kv_.removeIfRevision(groupKey(current.value().name), rev);
-    if (s) return okStatus();
-    if (s.error().kind != ErrorKind::PreconditionFailed) return s.error();
-    if (ifMatch) return Error::make(ErrorKind::PreconditionFailed, "precondition_failed", "the group changed meanwhile");
-  }
-  return Error::make(ErrorKind::Conflict, "too_many_concurrent_updates", "group " + name + " kept changing; try again");
+  return store::casLoop(
+      "group " + name, ifMatch, [&] { return get(name); }, [](const model::Group& g) { return g.revision; },
+      [&](const model::Group& cur) -> Status { return kv_.removeIfRevision(groupKey(cur.name), cur.revision); });
 }
 
 Result<bool> GroupDirectory::exists(const std::string& name) {

@@ -7,6 +7,7 @@
 
 #include "shared/core/id.h"
 #include "shared/core/time_format.h"
+#include "shared/store/cas_loop.h"
 #include "shared/crypto/random.h"
 #include "shared/model/json_reader.h"
 
@@ -14,16 +15,8 @@ namespace proxyos::auth {
 
 namespace {
 
-constexpr int kMaxCasAttempts = 8;
-
 Error notFound(const std::string& id) {
   return Error::make(ErrorKind::NotFound, "user_not_found", "no user with id " + id);
-}
-
-Error staleIfMatch(uint64_t expected, uint64_t current) {
-  return Error::make(ErrorKind::PreconditionFailed, "precondition_failed",
-                     "If-Match revision " + std::to_string(expected) + " is stale; the user is at revision " +
-                         std::to_string(current));
 }
 
 Error usernameTaken(const std::string& name) {
@@ -270,29 +263,20 @@ Result<std::vector<model::User>> UserDirectory::list() {
 
 Result<model::User> UserDirectory::updateWith(const std::string& id, std::optional<uint64_t> ifMatch,
                                               const Mutation& mutate) {
-  for (int attempt = 0; attempt < kMaxCasAttempts; ++attempt) {
-    auto current = load(id);
-    if (!current) return current.error();
-    const Stored& cur = current.value();
-    if (ifMatch && *ifMatch != cur.user.revision) return staleIfMatch(*ifMatch, cur.user.revision);
-
-    Stored next = cur;
-    if (auto s = mutate(next, cur); !s) return s.error();
-    next.user.id = id;
-    next.user.username = cur.user.username;
-    next.user.createdAt = cur.user.createdAt;
-    next.user.updatedAt = formatTime(clock_.now());
-
-    auto rev = kv_.update(userKey(id), encodeStored(next.user, next.passwordHash), cur.user.revision);
-    if (!rev) {
-      if (rev.error().kind != ErrorKind::PreconditionFailed) return rev.error();
-      if (ifMatch) return staleIfMatch(*ifMatch, 0);
-      continue;  // lost a race without If-Match: re-read and apply again
-    }
-    next.user.revision = rev.value();
-    return next.user;
-  }
-  return Error::make(ErrorKind::Conflict, "too_many_concurrent_updates", "user " + id + " kept changing; try again");
+  return store::casLoop(
+      "user " + id, ifMatch, [&] { return load(id); }, [](const Stored& st) { return st.user.revision; },
+      [&](const Stored& cur) -> Result<model::User> {
+        Stored next = cur;
+        if (auto s = mutate(next, cur); !s) return s.error();
+        next.user.id = id;
+        next.user.username = cur.user.username;
+        next.user.createdAt = cur.user.createdAt;
+        next.user.updatedAt = formatTime(clock_.now());
+        auto rev = kv_.update(userKey(id), encodeStored(next.user, next.passwordHash), cur.user.revision);
+        if (!rev) return rev.error();
+        next.user.revision = rev.value();
+        return next.user;
+      });
 }
 
 Result<model::User> UserDirectory::patch(const std::string& id, const model::UserPatch& p,
@@ -319,23 +303,16 @@ Result<model::User> UserDirectory::patch(const std::string& id, const model::Use
 Status UserDirectory::remove(const std::string& id, std::optional<uint64_t> ifMatch, const std::string& actorUserId) {
   if (!actorUserId.empty() && actorUserId == id)
     return Error::make(ErrorKind::Conflict, "cannot_delete_self", "you cannot delete your own account");
-  for (int attempt = 0; attempt < kMaxCasAttempts; ++attempt) {
-    auto current = load(id);
-    if (!current) return current.error();
-    const auto& cur = current.value().user;
-    if (ifMatch && *ifMatch != cur.revision) return staleIfMatch(*ifMatch, cur.revision);
-    if (isEnabledAdmin(cur))
-      if (auto s = checkAnotherAdmin(id); !s) return s;
-    auto s = kv_.removeIfRevision(userKey(id), cur.revision);
-    if (!s) {
-      if (s.error().kind != ErrorKind::PreconditionFailed) return s.error();
-      if (ifMatch) return staleIfMatch(*ifMatch, 0);
-      continue;
-    }
-    releaseUsername(cur.username, id);
-    return okStatus();
-  }
-  return Error::make(ErrorKind::Conflict, "too_many_concurrent_updates", "user " + id + " kept changing; try again");
+  return store::casLoop(
+      "user " + id, ifMatch, [&] { return load(id); }, [](const Stored& st) { return st.user.revision; },
+      [&](const Stored& current) -> Status {
+        const auto& cur = current.user;
+        if (isEnabledAdmin(cur))
+          if (auto s = checkAnotherAdmin(id); !s) return s;
+        if (auto s = kv_.removeIfRevision(userKey(id), cur.revision); !s) return s;
+        releaseUsername(cur.username, id);
+        return okStatus();
+      });
 }
 
 Result<model::User> UserDirectory::setPassword(const std::string& id, const std::string& password,

@@ -49,16 +49,7 @@ int runRouteRegistry(const Env& env) {
   auto nats = conn.value();
   http::RestService rest({"route-registry", config.listen, 1024 * 1024, 8}, makeRouteRouter(service, guard, clock),
                          [nats, &bucket] { return nats->connected() && bucket.open().ok(); }, metrics, clock);
-  try {
-    rest.start();
-  } catch (const std::exception& e) {
-    spdlog::error("{}", e.what());
-    return 1;
-  }
-  const int sig = waitForTerminationSignal();
-  spdlog::info("signal {} received; shutting down", sig);
-  rest.stop();
-  return 0;
+  return http::serveUntilSignal(rest);
 }
 
 }  // namespace proxyos::registry

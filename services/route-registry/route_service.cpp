@@ -10,21 +10,14 @@
 #include "shared/core/time_format.h"
 #include "shared/model/hostname.h"
 #include "shared/model/sso_loop.h"
+#include "shared/store/cas_loop.h"
 
 namespace proxyos::registry {
 
 namespace {
 
-constexpr int kMaxCasAttempts = 8;
-
 Error notFound(const std::string& id) {
   return Error::make(ErrorKind::NotFound, "route_not_found", "no route with id " + id);
-}
-
-Error staleIfMatch(uint64_t expected, uint64_t current) {
-  return Error::make(ErrorKind::PreconditionFailed, "precondition_failed",
-                     "If-Match revision " + std::to_string(expected) + " is stale; the route is at revision " +
-                         std::to_string(current));
 }
 
 std::vector<Claim> minus(const std::vector<Claim>& a, const std::vector<Claim>& b) {
@@ -117,35 +110,29 @@ Result<std::vector<model::Route>> RouteService::list(const RouteFilter& filter) 
 
 Result<model::Route> RouteService::updateWith(const std::string& id, std::optional<uint64_t> ifMatch,
                                               const Builder& build) {
-  for (int attempt = 0; attempt < kMaxCasAttempts; ++attempt) {
-    auto current = load(id);
-    if (!current) return current.error();
-    const auto& cur = current.value();
-    if (ifMatch && *ifMatch != cur.revision) return staleIfMatch(*ifMatch, cur.revision);
+  return store::casLoop(
+      "route " + id, ifMatch, [&] { return load(id); }, [](const model::Route& r) { return r.revision; },
+      [&](const model::Route& cur) -> Result<model::Route> {
+        auto next = build(cur);
+        if (!next) return next.error();
+        model::Route updated = std::move(next.value());
+        updated.id = id;
+        updated.createdAt = cur.createdAt;
+        updated.updatedAt = formatTime(clock_.now());
+        if (auto s = checkSso(updated); !s) return s.error();
 
-    auto next = build(cur);
-    if (!next) return next.error();
-    model::Route updated = std::move(next.value());
-    updated.id = id;
-    updated.createdAt = cur.createdAt;
-    updated.updatedAt = formatTime(clock_.now());
-    if (auto s = checkSso(updated); !s) return s.error();
-
-    const auto oldClaims = claimsOf(cur), newClaims = claimsOf(updated);
-    ClaimSet claims(kv_, clock_);
-    if (auto s = claims.acquire(id, minus(newClaims, oldClaims)); !s) return s.error();
-    auto rev = kv_.update(routeKey(id), encode(updated), cur.revision);
-    if (!rev) {
-      claims.rollback();
-      if (rev.error().kind != ErrorKind::PreconditionFailed) return rev.error();
-      if (ifMatch) return staleIfMatch(*ifMatch, 0);
-      continue;  // lost a race without If-Match: re-read and apply again
-    }
-    releaseClaims(kv_, id, minus(oldClaims, newClaims));
-    updated.revision = rev.value();
-    return updated;
-  }
-  return Error::make(ErrorKind::Conflict, "too_many_concurrent_updates", "route " + id + " kept changing; try again");
+        const auto oldClaims = claimsOf(cur), newClaims = claimsOf(updated);
+        ClaimSet claims(kv_, clock_);
+        if (auto s = claims.acquire(id, minus(newClaims, oldClaims)); !s) return s.error();
+        auto rev = kv_.update(routeKey(id), encode(updated), cur.revision);
+        if (!rev) {
+          claims.rollback();
+          return rev.error();
+        }
+        releaseClaims(kv_, id, minus(oldClaims, newClaims));
+        updated.revision = rev.value();
+        return updated;
+      });
 }
 
 Result<model::Route> RouteService::replace(const std::string& id, model::Route draft, std::optional<uint64_t> ifMatch) {
@@ -166,20 +153,13 @@ Result<model::Route> RouteService::patch(const std::string& id, const nlohmann::
 }
 
 Status RouteService::remove(const std::string& id, std::optional<uint64_t> ifMatch) {
-  for (int attempt = 0; attempt < kMaxCasAttempts; ++attempt) {
-    auto current = load(id);
-    if (!current) return current.error();
-    if (ifMatch && *ifMatch != current.value().revision) return staleIfMatch(*ifMatch, current.value().revision);
-    auto s = kv_.removeIfRevision(routeKey(id), current.value().revision);
-    if (!s) {
-      if (s.error().kind != ErrorKind::PreconditionFailed) return s.error();
-      if (ifMatch) return staleIfMatch(*ifMatch, 0);
-      continue;
-    }
-    releaseClaims(kv_, id, claimsOf(current.value()));
-    return okStatus();
-  }
-  return Error::make(ErrorKind::Conflict, "too_many_concurrent_updates", "route " + id + " kept changing; try again");
+  return store::casLoop(
+      "route " + id, ifMatch, [&] { return load(id); }, [](const model::Route& r) { return r.revision; },
+      [&](const model::Route& cur) -> Status {
+        if (auto s = kv_.removeIfRevision(routeKey(id), cur.revision); !s) return s;
+        releaseClaims(kv_, id, claimsOf(cur));
+        return okStatus();
+      });
 }
 
 Result<std::vector<ImportItemResult>> RouteService::importRoutes(const nlohmann::json& document) {

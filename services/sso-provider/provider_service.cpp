@@ -6,12 +6,12 @@
 
 #include "shared/core/id.h"
 #include "shared/core/time_format.h"
+#include "shared/store/cas_loop.h"
 
 namespace proxyos::sso {
 
 namespace {
 
-constexpr int kMaxCasAttempts = 8;
 constexpr const char* kKeyPrefix = "provider.";
 
 Error notFound(const std::string& id) {
@@ -19,18 +19,6 @@ Error notFound(const std::string& id) {
 }
 
 /// `current` 0: the provider changed between our read and our write.
-Error staleIfMatch(uint64_t expected, uint64_t current) {
-  return Error::make(ErrorKind::PreconditionFailed, "precondition_failed",
-                     "If-Match revision " + std::to_string(expected) + " is stale; " +
-                         (current == 0 ? std::string("the provider has just changed")
-                                       : "the provider is at revision " + std::to_string(current)));
-}
-
-Error tooManyUpdates(const std::string& id) {
-  return Error::make(ErrorKind::Conflict, "too_many_concurrent_updates",
-                     "SSO provider " + id + " kept changing; try again");
-}
-
 Error inUse(const std::string& id, const std::vector<std::string>& routes) {
   std::string list;
   for (const auto& r : routes) list += (list.empty() ? "" : ", ") + r;
@@ -103,32 +91,24 @@ Result<std::vector<model::SsoProvider>> ProviderService::list() {
 
 Result<model::SsoProvider> ProviderService::updateWith(const std::string& id, std::optional<uint64_t> ifMatch,
                                                        const Builder& build) {
-  for (int attempt = 0; attempt < kMaxCasAttempts; ++attempt) {
-    auto current = load(id);
-    if (!current) return current.error();
-    const auto& cur = current.value();
-    if (ifMatch && *ifMatch != cur.revision) return staleIfMatch(*ifMatch, cur.revision);
-
-    auto next = build(cur);
-    if (!next) return next.error();
-    model::SsoProvider updated = std::move(next.value());
-    updated.id = id;
-    updated.createdAt = cur.createdAt;
-    updated.updatedAt = formatTime(clock_.now());
-    // Routes already using this provider must not end up in a redirect loop
-    // with its new URLs. Checked on every attempt: the routes may change too.
-    if (auto s = usage_.checkUrlsAgainstRoutes(updated); !s) return s.error();
-
-    auto rev = kv_.update(providerKey(id), encode(updated), cur.revision);
-    if (!rev) {
-      if (rev.error().kind != ErrorKind::PreconditionFailed) return rev.error();
-      if (ifMatch) return staleIfMatch(*ifMatch, 0);
-      continue;  // lost a race without If-Match: re-read and apply again
-    }
-    updated.revision = rev.value();
-    return updated;
-  }
-  return tooManyUpdates(id);
+  return store::casLoop(
+      "SSO provider " + id, ifMatch, [&] { return load(id); },
+      [](const model::SsoProvider& p) { return p.revision; },
+      [&](const model::SsoProvider& cur) -> Result<model::SsoProvider> {
+        auto next = build(cur);
+        if (!next) return next.error();
+        model::SsoProvider updated = std::move(next.value());
+        updated.id = id;
+        updated.createdAt = cur.createdAt;
+        updated.updatedAt = formatTime(clock_.now());
+        // Routes already using this provider must not end up in a redirect loop
+        // with its new URLs. Checked on every attempt: the routes may change too.
+        if (auto s = usage_.checkUrlsAgainstRoutes(updated); !s) return s.error();
+        auto rev = kv_.update(providerKey(id), encode(updated), cur.revision);
+        if (!rev) return rev.error();
+        updated.revision = rev.value();
+        return updated;
+      });
 }
 
 Result<model::SsoProvider> ProviderService::replace(const std::string& id, model::SsoProvider draft,
@@ -151,25 +131,18 @@ Result<model::SsoProvider> ProviderService::patch(const std::string& id, const n
 }
 
 Status ProviderService::remove(const std::string& id, std::optional<uint64_t> ifMatch) {
-  for (int attempt = 0; attempt < kMaxCasAttempts; ++attempt) {
-    auto current = load(id);
-    if (!current) return current.error();
-    if (ifMatch && *ifMatch != current.value().revision) return staleIfMatch(*ifMatch, current.value().revision);
-    // Routes live in another service, so this check and the delete cannot be
-    // one transaction; route-registry refuses routes naming a missing
-    // provider, which closes the window from the other side.
-    auto routes = usage_.routesUsing(id);
-    if (!routes) return routes.error();
-    if (!routes.value().empty()) return inUse(id, routes.value());
-    auto s = kv_.removeIfRevision(providerKey(id), current.value().revision);
-    if (!s) {
-      if (s.error().kind != ErrorKind::PreconditionFailed) return s.error();
-      if (ifMatch) return staleIfMatch(*ifMatch, 0);
-      continue;
-    }
-    return okStatus();
-  }
-  return tooManyUpdates(id);
+  return store::casLoop(
+      "SSO provider " + id, ifMatch, [&] { return load(id); },
+      [](const model::SsoProvider& p) { return p.revision; },
+      [&](const model::SsoProvider& cur) -> Status {
+        // Routes live in another service, so this check and the delete cannot be
+        // one transaction; route-registry refuses routes naming a missing
+        // provider, which closes the window from the other side.
+        auto routes = usage_.routesUsing(id);
+        if (!routes) return routes.error();
+        if (!routes.value().empty()) return inUse(id, routes.value());
+        return kv_.removeIfRevision(providerKey(id), cur.revision);
+      });
 }
 
 }  // namespace proxyos::sso

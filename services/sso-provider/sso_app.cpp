@@ -56,16 +56,7 @@ int runSsoProvider(const Env& env) {
   http::RestService rest({"sso-provider", config.listen, 1024 * 1024, 8},
                          makeProviderRouter(service, probe, presets, guard),
                          [nats, &bucket] { return nats->connected() && bucket.open().ok(); }, metrics, clock);
-  try {
-    rest.start();
-  } catch (const std::exception& e) {
-    spdlog::error("{}", e.what());
-    return 1;
-  }
-  const int sig = waitForTerminationSignal();
-  spdlog::info("signal {} received; shutting down", sig);
-  rest.stop();
-  return 0;
+  return http::serveUntilSignal(rest);
 }
 
 }  // namespace proxyos::sso

@@ -9,6 +9,7 @@
 #include <pplx/threadpool.h>
 
 #include "shared/core/id.h"
+#include "shared/core/signals.h"
 
 namespace proxyos::http {
 
@@ -174,6 +175,19 @@ void RestService::stop() {
     pool_->join();
     pool_.reset();
   }
+}
+
+int serveUntilSignal(RestService& rest) {
+  try {
+    rest.start();
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+  const int sig = waitForTerminationSignal();
+  spdlog::info("signal {} received; shutting down", sig);
+  rest.stop();
+  return 0;
 }
 
 }  // namespace proxyos::http

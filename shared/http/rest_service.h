@@ -54,4 +54,9 @@ class RestService {
   std::unique_ptr<web::http::experimental::listener::http_listener> listener_;
 };
 
+/// Starts `rest`, serves until SIGTERM/SIGINT/SIGHUP (blocked beforehand with
+/// blockTerminationSignals()), then stops it gracefully. Returns the exit code:
+/// 0, or 1 when it cannot listen (the reason is logged).
+int serveUntilSignal(RestService& rest);
+
 }  // namespace proxyos::http
