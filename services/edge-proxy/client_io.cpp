@@ -1,0 +1,38 @@
+#include "client_io.h"
+
+namespace proxyos::edge {
+
+namespace {
+
+std::string peerAddress(const boost::asio::ip::tcp::socket& socket) {
+  boost::system::error_code ec;
+  const auto ep = socket.remote_endpoint(ec);
+  if (ec) return "unknown";
+  auto addr = ep.address();
+  // A dual-stack listener reports IPv4 clients as ::ffff:a.b.c.d; upstreams
+  // and logs expect the plain IPv4 form.
+  if (addr.is_v6() && addr.to_v6().is_v4_mapped())
+    addr = boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, addr.to_v6());
+  return addr.to_string();
+}
+
+}  // namespace
+
+ClientIo::ClientIo(boost::asio::ip::tcp::socket socket_, const boost::asio::any_io_executor& strand_)
+    : strand(strand_),
+      socket(std::move(socket_)),
+      clientIp(peerAddress(socket)),
+      clientDog(strand_),
+      upstreamDog(strand_) {}
+
+char* ClientIo::requestChunk() {
+  if (!requestChunk_) requestChunk_ = std::make_unique<char[]>(kBodyChunkBytes);
+  return requestChunk_.get();
+}
+
+char* ClientIo::responseChunk() {
+  if (!responseChunk_) responseChunk_ = std::make_unique<char[]>(kBodyChunkBytes);
+  return responseChunk_.get();
+}
+
+}  // namespace proxyos::edge

@@ -1,0 +1,18 @@
+#pragma once
+// Small HTML bodies for the responses the edge generates itself. They name
+// the status and, for 502/504, say that the upstream did not answer — never
+// which upstream, its address or the error text (internal topology stays
+// internal).
+#include <string_view>
+
+namespace proxyos::edge {
+
+/// The page for `status` (any status; a generic page for ones without a
+/// dedicated text). The view stays valid for the life of the process:
+/// pages are rendered once and shared by every thread.
+std::string_view errorPage(unsigned status);
+
+/// Standard reason phrase ("Bad Gateway"), or "Error".
+std::string_view reasonPhrase(unsigned status);
+
+}  // namespace proxyos::edge

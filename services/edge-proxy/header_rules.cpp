@@ -1,0 +1,114 @@
+#include "header_rules.h"
+
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/rfc7230.hpp>
+#include <boost/container/small_vector.hpp>
+#include <string>
+
+#include "string_view_compat.h"
+
+namespace proxyos::edge {
+
+namespace http = boost::beast::http;
+using boost::beast::iequals;
+
+namespace {
+
+constexpr std::string_view kXForwardedFor = "X-Forwarded-For";
+
+// A name listed in Connection is removed, except these: dropping Host or
+// Content-Length on a client's say-so would change how the upstream frames
+// the message (request smuggling), and Upgrade is handled by the caller.
+bool protectedFromConnection(boost::beast::string_view name, bool keepUpgrade) {
+  return iequals(name, "host") || iequals(name, "content-length") || iequals(name, "connection") ||
+         (keepUpgrade && iequals(name, "upgrade"));
+}
+
+}  // namespace
+
+bool hasToken(std::string_view list, std::string_view token) {
+  for (const auto& t : http::token_list{toBeast(list)})
+    if (iequals(t, toBeast(token))) return true;
+  return false;
+}
+
+void stripHopByHop(http::fields& fields, bool keepUpgrade) {
+  // Beast's equal_range() spans insertion order from the first to the last
+  // match, other fields in between included, so fields are scanned in full
+  // (a dozen or two per message). Names are collected first: erasing while
+  // walking the list would invalidate the walk. The views point into the
+  // Connection values, which are erased last.
+  boost::container::small_vector<boost::beast::string_view, 8> listed;
+  for (const auto& f : fields)
+    if (f.name() == http::field::connection)
+      for (const auto& name : http::token_list{f.value()})
+        if (!protectedFromConnection(name, keepUpgrade)) listed.push_back(name);
+  for (const auto& name : listed) fields.erase(name);
+  fields.erase(http::field::connection);
+  fields.erase(http::field::keep_alive);
+  fields.erase(http::field::proxy_connection);
+  fields.erase(http::field::te);
+  fields.erase(http::field::trailer);
+  fields.erase(http::field::transfer_encoding);
+  fields.erase(http::field::proxy_authorization);
+  fields.erase(http::field::proxy_authenticate);
+  if (keepUpgrade)
+    fields.set(http::field::connection, "Upgrade");
+  else
+    fields.erase(http::field::upgrade);
+}
+
+namespace {
+
+// All values of `name`, comma-joined, then `last` appended.
+std::string joinValues(const http::fields& fields, boost::beast::string_view name, std::string_view last) {
+  std::string joined;
+  for (const auto& f : fields) {
+    if (!iequals(f.name_string(), name) || f.value().empty()) continue;
+    if (!joined.empty()) joined += ", ";
+    joined.append(f.value().data(), f.value().size());
+  }
+  if (!joined.empty()) joined += ", ";
+  joined += last;
+  return joined;
+}
+
+}  // namespace
+
+void setForwardedHeaders(http::fields& fields, std::string_view clientIp, std::string_view proto,
+                         std::string_view host) {
+  fields.set(toBeast(kXForwardedFor), joinValues(fields, toBeast(kXForwardedFor), clientIp));
+  fields.set("X-Forwarded-Proto", toBeast(proto));
+  if (host.empty())
+    fields.erase("X-Forwarded-Host");
+  else
+    fields.set("X-Forwarded-Host", toBeast(host));
+}
+
+void appendVia(http::fields& fields, std::string_view via) {
+  if (via.empty()) return;
+  if (fields.find(http::field::via) == fields.end())
+    fields.set(http::field::via, toBeast(via));
+  else
+    fields.set(http::field::via, joinValues(fields, "via", via));
+}
+
+void applyHeaderOps(http::fields& fields, const model::HeaderOps& ops) {
+  for (const auto& name : ops.remove) fields.erase(name);
+  for (const auto& [name, value] : ops.set) fields.set(name, value);
+}
+
+bool isIdempotent(http::verb method) {
+  switch (method) {
+    case http::verb::get:
+    case http::verb::head:
+    case http::verb::options:
+    case http::verb::put:
+    case http::verb::delete_:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace proxyos::edge

@@ -1,0 +1,57 @@
+#pragma once
+// What every connection of one ProxyServer shares.
+//
+// Lifetime: sessions hold the core by shared_ptr, so it outlives the
+// ProxyServer object while in-flight requests drain (or while the io_context
+// destroys their frames). The references inside (io_context, tables,
+// observer, system route, clock) belong to the caller and must outlive the
+// io_context's work.
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "proxy_options.h"
+#include "shared/core/clock.h"
+#include "system_route.h"
+#include "table_holder.h"
+#include "upstream_selector.h"
+
+namespace proxyos::edge {
+
+class ClientSession;
+
+/// Shared state of one ProxyServer. Everything in it is either immutable
+/// after construction or thread-safe on its own.
+struct ProxyCore {
+  ProxyCore(boost::asio::io_context& ioc, TableHolder& tables, ProxyOptions options, ProxyObserver& observer,
+            SystemRouteHandler& system, const Clock& clock);
+
+  boost::asio::io_context& ioc;
+  TableHolder& tables;
+  const ProxyOptions options;
+  ProxyObserver& observer;
+  SystemRouteHandler& system;
+  const Clock& clock;
+  UpstreamRegistry upstreams;
+  /// Client context for https upstreams; SSL_CTX is safe to share across
+  /// threads once configured (here, in the constructor).
+  boost::asio::ssl::context tlsClient;
+  /// Set by ProxyServer::stop(): sessions finish their request and close.
+  std::atomic<bool> stopping{false};
+
+  void addSession(const std::shared_ptr<ClientSession>& session);
+  void removeSession(const ClientSession* session);
+  std::vector<std::shared_ptr<ClientSession>> liveSessions() const;
+  std::size_t sessionCount() const;
+
+ private:
+  // Touched once per connection (not per request).
+  mutable std::mutex sessionsMu_;
+  std::unordered_map<const ClientSession*, std::weak_ptr<ClientSession>> sessions_;
+};
+
+}  // namespace proxyos::edge
