@@ -29,10 +29,6 @@ constexpr std::array<std::string_view, 9> kManagedHeaders = {
     "connection", "keep-alive", "proxy-connection", "transfer-encoding", "te",
     "trailer",    "upgrade",    "host",             "content-length"};
 
-bool isManagedHeader(const std::string& name) {
-  const std::string lower = toLowerAscii(name);
-  return std::find(kManagedHeaders.begin(), kManagedHeaders.end(), lower) != kManagedHeaders.end();
-}
 
 bool isSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'; }
 
@@ -302,6 +298,11 @@ void normalizeAndValidateRoute(Route& r, const RouteValidationContext& ctx, cons
   validateGroups(r, path, errors);
   validateHeaderOps(r.requestHeaders, path("requestHeaders"), errors);
   validateHeaderOps(r.responseHeaders, path("responseHeaders"), errors);
+}
+
+bool isManagedHeader(std::string_view name) {
+  const std::string lower = toLowerAscii(std::string(name));
+  return std::find(kManagedHeaders.begin(), kManagedHeaders.end(), lower) != kManagedHeaders.end();
 }
 
 }  // namespace proxyos::model

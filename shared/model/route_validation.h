@@ -20,5 +20,9 @@ void normalizeAndValidateRoute(Route& r, const RouteValidationContext& ctx, cons
 
 /// True for an RFC 7230 token, the grammar of a header field name.
 bool isHttpToken(std::string_view s);
+/// Headers the edge itself manages (hop-by-hop ones per RFC 7230 §6.1, Host,
+/// Content-Length): they decide routing and framing, so neither a route's
+/// header edits nor an SSO provider's header lists may name them.
+bool isManagedHeader(std::string_view name);
 
 }  // namespace proxyos::model

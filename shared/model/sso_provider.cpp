@@ -15,18 +15,6 @@ namespace {
 
 constexpr const char* kTypeList = "\"authelia\", \"authentik\", \"keycloak\", \"generic\", \"builtin\"";
 
-// Hop-by-hop headers (RFC 7230 §6.1), Host and Content-Length frame and route
-// the message; copying them from a provider into the upstream request (or
-// sending them to the provider) would let it desynchronise the edge from its
-// peers. The same set route_validation.cpp refuses in header edits.
-constexpr std::array<std::string_view, 9> kManagedHeaders = {
-    "connection", "keep-alive", "proxy-connection", "transfer-encoding", "te",
-    "trailer",    "upgrade",    "host",             "content-length"};
-
-bool isManagedHeader(const std::string& name) {
-  const std::string lower = toLowerAscii(name);
-  return std::find(kManagedHeaders.begin(), kManagedHeaders.end(), lower) != kManagedHeaders.end();
-}
 
 // Looks at the raw text: parseUrl() reports "http://@host" with an empty
 // userinfo, which is still a credentials slot a later parser may read.
