@@ -8,7 +8,7 @@ namespace proxyos::registry {
 
 std::string Claim::key() const { return "claim." + store::encodeKeyPart(domain + " " + pathPrefix); }
 
-std::string routeKey(const std::string& id) { return "route." + id; }
+std::string routeKey(const std::string& id) { return kRoutePrefix + id; }
 
 std::vector<Claim> claimsOf(const model::Route& route) {
   std::vector<Claim> out;

@@ -29,6 +29,8 @@ struct Claim {
 };
 
 std::vector<Claim> claimsOf(const model::Route& route);
+/// Routes live at "route.<id>" in proxyos-routes.
+inline constexpr const char* kRoutePrefix = "route.";
 std::string routeKey(const std::string& id);
 
 /// Claims taken by one write; released on rollback.

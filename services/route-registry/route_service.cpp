@@ -11,6 +11,7 @@
 #include "shared/model/hostname.h"
 #include "shared/model/sso_loop.h"
 #include "shared/store/cas_loop.h"
+#include "shared/store/stored_resource.h"
 
 namespace proxyos::registry {
 
@@ -55,16 +56,8 @@ std::string RouteService::encode(const model::Route& r) const {
 
 Result<model::Route> RouteService::load(const std::string& id) {
   if (!isValidId(id)) return notFound(id);
-  auto entry = kv_.get(routeKey(id));
-  if (!entry) return entry.error().kind == ErrorKind::NotFound ? notFound(id) : entry.error();
-  auto route = model::parseRoute(entry.value().value, {});
-  if (!route) {
-    spdlog::error("stored route {} does not decode: {}", id, route.error().message);
-    return Error::make(ErrorKind::Internal, "corrupt_route", "stored route " + id + " does not decode");
-  }
-  route.value().id = id;
-  route.value().revision = entry.value().revision;
-  return route;
+  return store::readStored<model::Route>(kv_, kRoutePrefix, id, "route",
+                                         [](const std::string& v) { return model::parseRoute(v, {}); }, notFound(id));
 }
 
 Result<model::Route> RouteService::create(model::Route draft) {
@@ -87,24 +80,16 @@ Result<model::Route> RouteService::create(model::Route draft) {
 Result<model::Route> RouteService::get(const std::string& id) { return load(id); }
 
 Result<std::vector<model::Route>> RouteService::list(const RouteFilter& filter) {
-  auto entries = kv_.snapshot("route.*");
-  if (!entries) return entries.error();
+  auto all = store::listStored<model::Route>(kv_, kRoutePrefix, "route",
+                                             [](const std::string& v) { return model::parseRoute(v, {}); });
+  if (!all) return all.error();
   const std::string domain = model::toLowerAscii(filter.domain);
   std::vector<model::Route> out;
-  for (const auto& e : entries.value()) {
-    auto route = model::parseRoute(e.value, {});
-    if (!route) {
-      spdlog::error("skipping stored route {} that does not decode: {}", e.key, route.error().message);
-      continue;
-    }
-    auto& r = route.value();
-    r.id = e.key.substr(std::string("route.").size());
-    r.revision = e.revision;
+  for (auto& r : all.value()) {
     if (!domain.empty() && std::find(r.domains.begin(), r.domains.end(), domain) == r.domains.end()) continue;
     if (!filter.ssoProviderId.empty() && r.ssoProviderId != filter.ssoProviderId) continue;
     out.push_back(std::move(r));
   }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
   return out;
 }
 

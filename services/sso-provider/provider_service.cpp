@@ -7,6 +7,7 @@
 #include "shared/core/id.h"
 #include "shared/core/time_format.h"
 #include "shared/store/cas_loop.h"
+#include "shared/store/stored_resource.h"
 
 namespace proxyos::sso {
 
@@ -43,16 +44,9 @@ std::string ProviderService::encode(const model::SsoProvider& p) {
 
 Result<model::SsoProvider> ProviderService::load(const std::string& id) {
   if (!isValidId(id)) return notFound(id);
-  auto entry = kv_.get(providerKey(id));
-  if (!entry) return entry.error().kind == ErrorKind::NotFound ? notFound(id) : entry.error();
-  auto provider = model::parseSsoProvider(entry.value().value);
-  if (!provider) {
-    spdlog::error("stored SSO provider {} does not decode: {}", id, provider.error().message);
-    return Error::make(ErrorKind::Internal, "corrupt_provider", "stored SSO provider " + id + " does not decode");
-  }
-  provider.value().id = id;
-  provider.value().revision = entry.value().revision;
-  return provider;
+  return store::readStored<model::SsoProvider>(kv_, kKeyPrefix, id, "provider",
+                                               [](const std::string& v) { return model::parseSsoProvider(v); },
+                                               notFound(id));
 }
 
 Result<model::SsoProvider> ProviderService::create(model::SsoProvider draft) {
@@ -71,22 +65,8 @@ Result<model::SsoProvider> ProviderService::create(model::SsoProvider draft) {
 Result<model::SsoProvider> ProviderService::get(const std::string& id) { return load(id); }
 
 Result<std::vector<model::SsoProvider>> ProviderService::list() {
-  auto entries = kv_.snapshot(std::string(kKeyPrefix) + "*");
-  if (!entries) return entries.error();
-  std::vector<model::SsoProvider> out;
-  for (const auto& e : entries.value()) {
-    auto provider = model::parseSsoProvider(e.value);
-    if (!provider) {
-      spdlog::error("skipping stored SSO provider {} that does not decode: {}", e.key, provider.error().message);
-      continue;
-    }
-    auto& p = provider.value();
-    p.id = e.key.substr(std::string(kKeyPrefix).size());
-    p.revision = e.revision;
-    out.push_back(std::move(p));
-  }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
-  return out;
+  return store::listStored<model::SsoProvider>(kv_, kKeyPrefix, "provider",
+                                               [](const std::string& v) { return model::parseSsoProvider(v); });
 }
 
 Result<model::SsoProvider> ProviderService::updateWith(const std::string& id, std::optional<uint64_t> ifMatch,
