@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "edge_directory.h"
 #include "route_handlers.h"
 #include "route_service.h"
 #include "shared/core/log.h"
@@ -20,7 +21,7 @@ constexpr const char* kDefaultListen = "127.0.0.1:7002";
 ProgramInfo routeRegistryProgram() {
   return {"proxyos-route-registry",
           "ProxyOS route registry: owns routes (domain -> upstreams) in the NATS KV bucket proxyos-routes and serves "
-          "/api/routes.",
+          "/api/routes; /api/routes/status lists the edge nodes from their heartbeats in Redis.",
           commonVarSpecs(kDefaultListen)};
 }
 
@@ -45,9 +46,12 @@ int runRouteRegistry(const Env& env) {
   const http::ServiceClient ssoClient("route-registry", "sso-provider", config.ssoUrl.origin(), adminAuth.keys(), clock);
   RemoteProviderDirectory providers(ssoClient);
   RouteService service(bucket, providers, clock, {{config.publicUrl.host}});
+  // Edge heartbeats live in the same Redis as the sessions the guard checks.
+  RedisEdgeDirectory edges(adminAuth.redis());
   auto metrics = std::make_shared<http::Metrics>("route-registry");
   auto nats = conn.value();
-  http::RestService rest({"route-registry", config.listen, 1024 * 1024, 8}, makeRouteRouter(service, guard, clock),
+  http::RestService rest({"route-registry", config.listen, 1024 * 1024, 8},
+                         makeRouteRouter(service, edges, guard, clock),
                          [nats, &bucket] { return nats->connected() && bucket.open().ok(); }, metrics, clock);
   return http::serveUntilSignal(rest);
 }

@@ -1,5 +1,7 @@
 #include "route_handlers.h"
 
+#include <algorithm>
+
 #include "shared/core/time_format.h"
 #include "shared/model/json_reader.h"
 
@@ -17,9 +19,25 @@ nlohmann::ordered_json routeArray(const std::vector<model::Route>& routes) {
   return arr;
 }
 
+/// Each edge with `inSync`: it serves the registry's revision or a later one
+/// (an edge may apply a write before this registry's revision read sees it).
+nlohmann::ordered_json edgeArray(std::vector<model::EdgeHeartbeat> edges, std::uint64_t configRevision) {
+  std::sort(edges.begin(), edges.end(), [](const auto& a, const auto& b) { return a.node < b.node; });
+  auto arr = nlohmann::ordered_json::array();
+  for (const auto& e : edges)
+    arr.push_back({{"node", e.node},
+                   {"revision", e.revision},
+                   {"inSync", e.revision >= configRevision},
+                   {"startedAt", e.startedAt},
+                   {"lastSeen", e.lastSeen},
+                   {"routes", e.routes}});
+  return arr;
+}
+
 }  // namespace
 
-http::Router makeRouteRouter(RouteService& svc, const http::ApiGuard& guard, const Clock& clock) {
+http::Router makeRouteRouter(RouteService& svc, EdgeDirectory& edges, const http::ApiGuard& guard,
+                             const Clock& clock) {
   http::Router r;
   r.add("GET", "/api/routes", [&svc, &guard](const http::Request& req) {
     guard.require(req, http::Access::Read);
@@ -55,11 +73,12 @@ http::Router makeRouteRouter(RouteService& svc, const http::ApiGuard& guard, con
     return http::Response::json(failed == 0 ? 200 : 207,
                                 {{"created", created}, {"updated", updated}, {"failed", failed}, {"results", items}});
   });
-  r.add("GET", "/api/routes/status", [&svc, &guard](const http::Request& req) {
+  r.add("GET", "/api/routes/status", [&svc, &edges, &guard](const http::Request& req) {
     guard.require(req, http::Access::Read);
-    // Edge nodes join this list once the edge reports heartbeats (edge issue).
-    return http::Response::json(200, {{"revision", svc.configRevision().orThrow()},
-                                      {"edges", nlohmann::ordered_json::array()}});
+    // The revision first, then the heartbeats: an edge that moves on in
+    // between shows as in sync (it is), never as behind a revision it has.
+    const std::uint64_t revision = svc.configRevision().orThrow();
+    return http::Response::json(200, {{"revision", revision}, {"edges", edgeArray(edges.list().orThrow(), revision)}});
   });
   r.add("GET", "/api/routes/{id}", [&svc, &guard](const http::Request& req) {
     guard.require(req, http::Access::Read);
