@@ -1,25 +1,24 @@
 #pragma once
-// Streams one message body from a Beast parser to a Beast serializer through
-// a fixed buffer (the pattern of Beast's own relay example, asynchronous):
-// memory per body is the chunk, whatever its length, and each read is passed
-// on at once (read_some, not "fill the buffer"), so trickling streams such
-// as server-sent events are not held back. The parser's framing
-// (Content-Length, chunked, until-EOF) is decoded on the way in and the
-// serializer re-frames on the way out from the message's own fields.
+// Streams one message body from a Beast parser to a stream through a fixed
+// buffer (the pattern of Beast's own relay example, asynchronous): memory
+// per body is the chunk, whatever its length, and each read is passed on at
+// once (read_some, not "fill the buffer"), so trickling streams such as
+// server-sent events are not held back. The parser's framing
+// (Content-Length, chunked, until-EOF) is decoded on the way in; on the way
+// out the bytes pass as they are or re-chunked, as the caller's head says.
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/serializer.hpp>
-#include <boost/beast/http/write.hpp>
 #include <boost/system/error_code.hpp>
+#include <charconv>
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <string_view>
 
+#include "http_io.h"
 #include "watchdog.h"
 
 namespace proxyos::edge {
@@ -33,20 +32,22 @@ struct RelayResult {
   bool ok() const { return failed == Side::None; }
 };
 
-/// Relays the rest of the message behind `parser` (its head already read) to
-/// `serializer` (built over parser.get(); its head may or may not be written
-/// yet). `keepGoing` is checked before each step, so a caller on the same
-/// strand can stop the relay between steps. Every completed step touches
-/// `dogA` and `dogB` (either may be null).
+/// Relays the rest of the message behind `parser` (its head already read)
+/// to `out` with `framing`. `pending` holds bytes to send first (a head not
+/// yet written, or nothing); it is also where small pieces are gathered, so
+/// a small message leaves in one segment of one write. `keepGoing` is
+/// checked before each step, so a caller on the same strand can stop the
+/// relay between steps. Every completed step touches `dogA` and `dogB`
+/// (either may be null). `written` (may be null) turns true once the last
+/// byte went out.
 template <bool isRequest, class In, class Out>
 boost::asio::awaitable<RelayResult> relayBody(
     In& in, boost::beast::flat_buffer& inBuffer,
-    boost::beast::http::parser<isRequest, boost::beast::http::buffer_body>& parser, Out& out,
-    boost::beast::http::serializer<isRequest, boost::beast::http::buffer_body>& serializer, char* chunk,
-    std::size_t chunkSize, Watchdog* dogA, Watchdog* dogB, const bool* keepGoing = nullptr) {
+    boost::beast::http::parser<isRequest, boost::beast::http::buffer_body>& parser, Out& out, BodyFraming framing,
+    std::string& pending, char* chunk, std::size_t chunkSize, Watchdog* dogA, Watchdog* dogB,
+    const bool* keepGoing = nullptr, bool* written = nullptr) {
   namespace http = boost::beast::http;
-  using boost::asio::redirect_error;
-  using boost::asio::use_awaitable;
+  constexpr std::size_t kCopyBelow = 2048;
   RelayResult r;
   auto touch = [&] {
     if (dogA) dogA->touch();
@@ -58,38 +59,52 @@ boost::asio::awaitable<RelayResult> relayBody(
       r.ec = boost::asio::error::operation_aborted;
       co_return r;
     }
-    auto& body = parser.get().body();
+    std::size_t n = 0;
     if (!parser.is_done()) {
+      auto& body = parser.get().body();
       body.data = chunk;
       body.size = chunkSize;
-      co_await http::async_read_some(in, inBuffer, parser, redirect_error(use_awaitable, r.ec));
+      if (!parseBuffered(inBuffer, parser, false, r.ec)) co_await readParser(in, inBuffer, parser, false, r.ec);
       if (r.ec == http::error::need_buffer) r.ec = {};
       if (r.ec) {
         r.failed = RelayResult::Side::Read;
         co_return r;
       }
-      body.size = chunkSize - body.size;
-      // Nothing new (only a chunk header was parsed): no data pointer, so
-      // the serializer answers need_buffer. A zero-sized buffer would be
-      // serialized as chunk "0", the end of a chunked body.
-      body.data = body.size > 0 ? chunk : nullptr;
-      body.more = !parser.is_done();
-      r.bytes += body.size;
+      // Zero when only a chunk header was parsed.
+      n = chunkSize - body.size;
+      r.bytes += n;
       touch();
-    } else {
-      body.data = nullptr;
-      body.size = 0;
-      body.more = false;
     }
-    // With no data yet this writes at most the head (when not yet sent).
-    co_await http::async_write(out, serializer, redirect_error(use_awaitable, r.ec));
-    if (r.ec == http::error::need_buffer) r.ec = {};
+    const bool last = parser.is_done();
+    const bool chunked = framing == BodyFraming::Chunked;
+    if (chunked && n > 0) {
+      char size[20];
+      const auto end = std::to_chars(size, size + sizeof size, n, 16).ptr;
+      pending.append(size, end);
+      pending += "\r\n";
+    }
+    std::string_view tail;
+    if (chunked) tail = n > 0 ? (last ? "\r\n0\r\n\r\n" : "\r\n") : (last ? "0\r\n\r\n" : "");
+    Gather<3> pieces;
+    if (n < kCopyBelow) {
+      pending.append(chunk, n);
+      pending += tail;
+      pieces = {{boost::asio::buffer(pending)}, 1};
+    } else {
+      pieces = {{boost::asio::buffer(pending), boost::asio::const_buffer(chunk, n),
+                 boost::asio::buffer(tail.data(), tail.size())}};
+    }
+    if (!writeNowAll(out, pieces, r.ec)) co_await writeRest(out, pieces, r.ec);
+    pending.clear();
     if (r.ec) {
       r.failed = RelayResult::Side::Write;
       co_return r;
     }
     touch();
-    if (serializer.is_done()) co_return r;
+    if (last) {
+      if (written) *written = true;
+      co_return r;
+    }
   }
 }
 

@@ -37,12 +37,17 @@ struct ClientIo {
   char* requestChunk();
   char* responseChunk();
 
-  boost::asio::any_io_executor strand;
+  boost::asio::any_io_executor strand;  // or the io_context itself when single-threaded
   boost::asio::ip::tcp::socket socket;
   boost::beast::flat_buffer buffer;  // bytes read from the client not yet parsed
   std::string clientIp;              // textual, IPv4-mapped addresses shown as IPv4
   Watchdog clientDog;                // client reads: request head and body
   Watchdog upstreamDog;              // connect, response head, response body, tunnel
+  // Copies of small serializer pieces while a write is in flight (http_io.h),
+  // one per direction since the request body pump writes upstream while the
+  // response goes to the client.
+  std::string toClientScratch;
+  std::string toUpstreamScratch;
 
  private:
   std::unique_ptr<char[]> requestChunk_;

@@ -13,11 +13,13 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/read_size.hpp>
-#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/error.hpp>
 #include <exception>
 
 #include "error_pages.h"
+#include "http_io.h"
 #include "local_response.h"
+#include "request_id.h"
 #include "string_view_compat.h"
 #include "upstream_exchange.h"
 
@@ -66,7 +68,9 @@ std::chrono::microseconds since(const Clock& clock, Clock::MonoTime start) {
 void ClientSession::start(std::shared_ptr<ProxyCore> core, tcp::socket socket) {
   error_code ec;
   socket.set_option(tcp::no_delay(true), ec);
-  auto strand = asio::make_strand(core->ioc);
+  // Writes try a plain send first (http_io.h writeNowAll).
+  socket.non_blocking(true, ec);
+  auto strand = core->sessionExecutor();
   std::shared_ptr<ClientSession> session(new ClientSession(core, std::move(socket), strand));
   core->addSession(session);
   asio::co_spawn(strand, run(std::move(session)), [](std::exception_ptr e) {
@@ -135,12 +139,14 @@ asio::awaitable<bool> ClientSession::serveOne(bool first) {
   RequestParser parser;
   parser.header_limit(static_cast<std::uint32_t>(opt.maxHeaderBytes));
   parser.body_limit(opt.maxBodyBytes > 0 ? opt.maxBodyBytes : kUnlimitedBody);
-  co_await http::async_read_header(io_.socket, io_.buffer, parser, redirect_error(use_awaitable, ec));
+  if (!parseBuffered(io_.buffer, parser, true, ec)) co_await readParser(io_.socket, io_.buffer, parser, true, ec);
   const bool timedOut = io_.clientDog.fired();
   io_.clientDog.disarm();
 
   const auto start = core_->clock.monotonic();
   AccessRecord record;
+  // Chosen before anything can fail, so error pages carry it too.
+  record.requestId = parser.is_header_done() ? requestIdFor(parser.get()) : newRequestId();
   bool keep = false;
   if (ec) {
     // A slow or silent client is cut off without an answer, as is one that
@@ -169,7 +175,17 @@ asio::awaitable<bool> ClientSession::dispatch(RequestParser& parser, AccessRecor
   auto& req = parser.get();
   normalizeAbsoluteForm(req);
   record.method = std::string(req.method_string());
-  record.host = std::string(req[http::field::host]);
+  // One scan instead of a tree lookup per question (Host, its count,
+  // Transfer-Encoding).
+  std::size_t hosts = 0;
+  bool transferEncoding = false;
+  for (const auto& f : req) {
+    if (f.name() == http::field::host) {
+      if (hosts++ == 0) record.host = std::string(f.value());
+    } else if (f.name() == http::field::transfer_encoding) {
+      transferEncoding = true;
+    }
+  }
   const std::string_view target = toStd(req.target());
   const std::string_view path = target.substr(0, target.find('?'));
   record.path = std::string(path);
@@ -178,8 +194,7 @@ asio::awaitable<bool> ClientSession::dispatch(RequestParser& parser, AccessRecor
   // chunked cannot be framed (RFC 9112 §6.3), and Host must be one value.
   // Content-Length together with Transfer-Encoding, or an invalid
   // Content-Length, never gets here: the parser rejects them (400 above).
-  if ((req.count(http::field::transfer_encoding) > 0 && !parser.chunked()) || req.count(http::field::host) > 1 ||
-      (req.version() >= 11 && req.count(http::field::host) == 0))
+  if ((transferEncoding && !parser.chunked()) || hosts > 1 || (req.version() >= 11 && hosts == 0))
     co_return co_await respondError(400, &parser, record);
 
   // Kept for the whole request: it owns `match`, and a swap meanwhile must
@@ -196,8 +211,7 @@ asio::awaitable<bool> ClientSession::dispatch(RequestParser& parser, AccessRecor
       const auto& ep = answer.upstream;
       auto selector =
           core_->upstreams.selectorFor("system:" + ep.scheme + "://" + ep.host + ":" + std::to_string(ep.port), {ep});
-      UpstreamExchange exchange(*core_, io_, parser, record);
-      co_return co_await exchange.run({selector.get(), &answer.requestHeaders, &answer.responseHeaders});
+      co_return co_await proxy(parser, record, {selector.get(), &answer.requestHeaders, &answer.responseHeaders});
     }
     const bool keep = parser.is_done() && req.keep_alive() && !core_->stopping;
     LocalResponse res;
@@ -208,6 +222,7 @@ asio::awaitable<bool> ClientSession::dispatch(RequestParser& parser, AccessRecor
     res.version = req.version();
     res.head = req.method() == http::verb::head;
     res.keepAlive = keep;
+    res.requestId = record.requestId;
     record.status = answer.status;
     record.bytesSent = res.head ? 0 : res.body.size();
     const error_code ec = co_await writeLocalResponse(io_, res, core_->options.idleTimeout);
@@ -215,9 +230,22 @@ asio::awaitable<bool> ClientSession::dispatch(RequestParser& parser, AccessRecor
   }
 
   record.routeId = match->route.id;
-  UpstreamExchange exchange(*core_, io_, parser, record);
-  co_return co_await exchange.run(
-      {routeSelector(table, *match), &match->route.requestHeaders, &match->route.responseHeaders});
+  // SSO enforcement is not part of this data plane yet (issue #6): a route
+  // that asks for it fails closed rather than reaching its upstream unchecked.
+  if (match->route.ssoEnabled) co_return co_await respondError(503, &parser, record);
+  co_return co_await proxy(parser, record,
+                           {routeSelector(table, *match), &match->route.requestHeaders, &match->route.responseHeaders});
+}
+
+asio::awaitable<bool> ClientSession::proxy(RequestParser& parser, AccessRecord& record, const ExchangeTarget& target) {
+  // The exchange (about two kilobytes with its response parser) lives in the
+  // session rather than in a coroutine frame: frames that large miss
+  // malloc's per-thread cache and made every request pay for a
+  // consolidation of its free lists.
+  exchange_.emplace(*core_, io_, parser, record);
+  const bool keep = co_await exchange_->run(target);
+  exchange_.reset();
+  co_return keep;
 }
 
 asio::awaitable<bool> ClientSession::respondError(unsigned status, const RequestParser* parser, AccessRecord& record) {
@@ -228,7 +256,7 @@ asio::awaitable<bool> ClientSession::respondError(unsigned status, const Request
   const bool head = req && req->method() == http::verb::head;
   if (req && record.method.empty()) record.method = std::string(req->method_string());
   record.status = static_cast<int>(status);
-  const LocalResponse res = errorResponse(status, version, head, keep);
+  const LocalResponse res = errorResponse(status, version, head, keep, record.requestId);
   record.bytesSent = head ? 0 : res.body.size();
   const error_code ec = co_await writeLocalResponse(io_, res, core_->options.idleTimeout);
   co_return keep && !ec;

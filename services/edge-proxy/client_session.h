@@ -4,15 +4,18 @@
 // hands the request to the system route, an error page or an
 // UpstreamExchange.
 //
-// Threading: each session runs as one coroutine on its own strand; the
-// io_context's threads take sessions as they become runnable. Nothing in a
-// session is touched from another strand except requestStop(), which posts.
+// Threading: each session runs as one coroutine on its own strand (or, on a
+// single-threaded io_context, on the io_context itself: ProxyCore::oneThread);
+// the io_context's threads take sessions as they become runnable. Nothing in
+// a session is touched from another strand except requestStop(), which posts.
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <memory>
+#include <optional>
 
 #include "client_io.h"
 #include "proxy_core.h"
+#include "upstream_exchange.h"
 
 namespace proxyos::edge {
 
@@ -37,6 +40,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   /// Reads and answers one request; false when the connection must close.
   boost::asio::awaitable<bool> serveOne(bool first);
   boost::asio::awaitable<bool> dispatch(RequestParser& parser, AccessRecord& record);
+  boost::asio::awaitable<bool> proxy(RequestParser& parser, AccessRecord& record, const ExchangeTarget& target);
   boost::asio::awaitable<bool> respondError(unsigned status, const RequestParser* parser, AccessRecord& record);
   boost::asio::awaitable<void> closeGracefully();
   UpstreamSelector* routeSelector(const std::shared_ptr<const RouteTable>& table, const MatchedRoute& match);
@@ -46,6 +50,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool idle_ = false;  // waiting for the next request's first byte
   bool stopRequested_ = false;
   bool peerClosed_ = false;  // the client ended the connection (no lingering close needed)
+  std::optional<UpstreamExchange> exchange_;  // the request being proxied
 
   // The last route's selector, valid while the same table serves: keep-alive
   // clients of one route skip the registry lookup.

@@ -3,6 +3,7 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/rfc7230.hpp>
 #include <boost/container/small_vector.hpp>
+#include <algorithm>
 #include <string>
 
 #include "string_view_compat.h"
@@ -15,6 +16,8 @@ using boost::beast::iequals;
 namespace {
 
 constexpr std::string_view kXForwardedFor = "X-Forwarded-For";
+constexpr std::string_view kXForwardedProto = "X-Forwarded-Proto";
+constexpr std::string_view kXForwardedHost = "X-Forwarded-Host";
 
 // A name listed in Connection is removed, except these: dropping Host or
 // Content-Length on a client's say-so would change how the upstream frames
@@ -37,25 +40,38 @@ void stripHopByHop(http::fields& fields, bool keepUpgrade) {
   // match, other fields in between included, so fields are scanned in full
   // (a dozen or two per message). Names are collected first: erasing while
   // walking the list would invalidate the walk. The views point into the
-  // Connection values, which are erased last.
+  // Connection values, which are erased last. One scan finds everything:
+  // most messages carry none of these fields or only Connection, and each
+  // erase is a lookup of its own.
   boost::container::small_vector<boost::beast::string_view, 8> listed;
-  for (const auto& f : fields)
-    if (f.name() == http::field::connection)
-      for (const auto& name : http::token_list{f.value()})
-        if (!protectedFromConnection(name, keepUpgrade)) listed.push_back(name);
+  boost::container::small_vector<http::field, 8> present;
+  for (const auto& f : fields) {
+    switch (f.name()) {
+      case http::field::connection:
+        for (const auto& name : http::token_list{f.value()})
+          if (!protectedFromConnection(name, keepUpgrade)) listed.push_back(name);
+        [[fallthrough]];
+      case http::field::keep_alive:
+      case http::field::proxy_connection:
+      case http::field::te:
+      case http::field::trailer:
+      case http::field::transfer_encoding:
+      case http::field::proxy_authorization:
+      case http::field::proxy_authenticate:
+        present.push_back(f.name());
+        break;
+      case http::field::upgrade:
+        if (!keepUpgrade) present.push_back(f.name());
+        break;
+      default:
+        break;
+    }
+  }
   for (const auto& name : listed) fields.erase(name);
-  fields.erase(http::field::connection);
-  fields.erase(http::field::keep_alive);
-  fields.erase(http::field::proxy_connection);
-  fields.erase(http::field::te);
-  fields.erase(http::field::trailer);
-  fields.erase(http::field::transfer_encoding);
-  fields.erase(http::field::proxy_authorization);
-  fields.erase(http::field::proxy_authenticate);
-  if (keepUpgrade)
-    fields.set(http::field::connection, "Upgrade");
-  else
-    fields.erase(http::field::upgrade);
+  // Connection last: `listed` points into its values.
+  std::stable_partition(present.begin(), present.end(), [](http::field f) { return f != http::field::connection; });
+  for (const auto f : present) fields.erase(f);
+  if (keepUpgrade) fields.set(http::field::connection, "Upgrade");
 }
 
 namespace {
@@ -77,18 +93,28 @@ std::string joinValues(const http::fields& fields, boost::beast::string_view nam
 
 void setForwardedHeaders(http::fields& fields, std::string_view clientIp, std::string_view proto,
                          std::string_view host) {
-  fields.set(toBeast(kXForwardedFor), joinValues(fields, toBeast(kXForwardedFor), clientIp));
-  fields.set("X-Forwarded-Proto", toBeast(proto));
-  if (host.empty())
-    fields.erase("X-Forwarded-Host");
+  // Each set() and erase() is a case-insensitive tree lookup; clients rarely
+  // send these fields, so one scan first lets the common case only insert.
+  bool hasFor = false, hasProto = false, hasHost = false;
+  for (const auto& f : fields) {
+    hasFor = hasFor || iequals(f.name_string(), toBeast(kXForwardedFor));
+    hasProto = hasProto || iequals(f.name_string(), toBeast(kXForwardedProto));
+    hasHost = hasHost || iequals(f.name_string(), toBeast(kXForwardedHost));
+  }
+  if (hasFor)
+    fields.set(toBeast(kXForwardedFor), joinValues(fields, toBeast(kXForwardedFor), clientIp));
   else
-    fields.set("X-Forwarded-Host", toBeast(host));
+    fields.insert(toBeast(kXForwardedFor), toBeast(clientIp));
+  if (hasProto) fields.erase(toBeast(kXForwardedProto));
+  fields.insert(toBeast(kXForwardedProto), toBeast(proto));
+  if (hasHost) fields.erase(toBeast(kXForwardedHost));
+  if (!host.empty()) fields.insert(toBeast(kXForwardedHost), toBeast(host));
 }
 
 void appendVia(http::fields& fields, std::string_view via) {
   if (via.empty()) return;
   if (fields.find(http::field::via) == fields.end())
-    fields.set(http::field::via, toBeast(via));
+    fields.insert(http::field::via, toBeast(via));
   else
     fields.set(http::field::via, joinValues(fields, "via", via));
 }

@@ -22,10 +22,11 @@ struct LocalResponse {
   unsigned version = 11;  // the client's (HTTP/1.0 clients get "Connection: keep-alive" spelled out)
   bool head = false;      // answering HEAD: Content-Length of `body`, no body bytes
   bool keepAlive = false;
+  std::string_view requestId;  // sent as X-Request-Id when not empty
 };
 
 /// The error page for `status` as a LocalResponse.
-LocalResponse errorResponse(unsigned status, unsigned version, bool head, bool keepAlive);
+LocalResponse errorResponse(unsigned status, unsigned version, bool head, bool keepAlive, std::string_view requestId);
 
 /// Writes `response` to the client, bounded by `idleTimeout` (a client that
 /// does not read its response is cut off). Returns the write's error.

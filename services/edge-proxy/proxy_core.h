@@ -7,6 +7,7 @@
 // observer, system route, clock) belong to the caller and must outlive the
 // io_context's work.
 #include <atomic>
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <memory>
@@ -42,6 +43,15 @@ struct ProxyCore {
   boost::asio::ssl::context tlsClient;
   /// Set by ProxyServer::stop(): sessions finish their request and close.
   std::atomic<bool> stopping{false};
+  /// The io_context was built for one thread (concurrency hint 1): every
+  /// handler already runs on that thread, one at a time, so sessions need no
+  /// strand. A strand costs a second trip through the scheduler and a heap
+  /// allocation for most completions.
+  const bool oneThread;
+
+  /// Where a new session's handlers run: a strand of its own, or the
+  /// io_context itself when it is single-threaded.
+  boost::asio::any_io_executor sessionExecutor();
 
   void addSession(const std::shared_ptr<ClientSession>& session);
   void removeSession(const ClientSession* session);

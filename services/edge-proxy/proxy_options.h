@@ -45,6 +45,7 @@ struct ProxyOptions {
 /// observer when a request is finished.
 struct AccessRecord {
   std::string routeId;  // "" for the system route and for unmatched requests
+  std::string requestId;  // X-Request-Id as sent upstream and returned to the client
   std::string host;     // as the client sent it
   std::string method;
   std::string path;                              // request target without the query (queries may carry secrets)

@@ -42,7 +42,7 @@ Result<tcp::endpoint> listenEndpoint(asio::io_context& ioc, const std::string& h
 ProxyServer::ProxyServer(asio::io_context& ioc, TableHolder& tables, ProxyOptions options, ProxyObserver& observer,
                          SystemRouteHandler& system, const Clock& clock)
     : core_(std::make_shared<ProxyCore>(ioc, tables, std::move(options), observer, system, clock)),
-      strand_(asio::make_strand(ioc)) {}
+      strand_(core_->sessionExecutor()) {}
 
 ProxyServer::~ProxyServer() { stop(); }
 

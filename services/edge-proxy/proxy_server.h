@@ -3,11 +3,14 @@
 // reverse proxy over Boost.Beast. A library piece: the edge app wires the
 // config source, TLS listener, system route and admin listener around it.
 //
-// Threading: the caller runs the io_context on as many threads as it likes.
-// Each client connection is a coroutine on its own strand; shared state is
-// the route table (TableHolder, one mutex per request), the upstream
-// registry (one mutex per route lookup, cached per connection) and each
-// upstream's health (atomics) and idle pool (a small mutex per endpoint).
+// Threading: the caller runs the io_context on as many threads as it likes,
+// but exactly one when it built it with concurrency hint 1 (or an "unsafe"
+// hint): connections then run without strands (ProxyCore::oneThread).
+// Otherwise each client connection is a coroutine on its own strand. Shared
+// state is the route table (TableHolder, one mutex per request), the
+// upstream registry (one mutex per route lookup, cached per connection) and
+// each upstream's health (atomics) and idle pool (a small mutex per
+// endpoint).
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>

@@ -45,6 +45,8 @@ asio::awaitable<error_code> UpstreamConnection::connect(const UpstreamEndpoint& 
     if (!ec) co_await asio::async_connect(sock, results, asio::redirect_error(asio::use_awaitable, ec));
   }
   if (!ec) sock.set_option(tcp::no_delay(true), ec);
+  // Writes try a plain send first (http_io.h writeNowAll).
+  if (!ec) sock.non_blocking(true, ec);
   if (!ec && tls_) {
     // SNI only for names: RFC 6066 forbids IP literals in server_name.
     error_code notIp;
@@ -63,6 +65,14 @@ asio::awaitable<error_code> UpstreamConnection::connect(const UpstreamEndpoint& 
   watchdog.disarm();
   if (timedOut) ec = asio::error::timed_out;
   co_return ec;
+}
+
+std::size_t UpstreamConnection::writeNow(std::span<const asio::const_buffer> buffers, error_code& ec) {
+  if (tls_ || !plain_->non_blocking()) {
+    ec = asio::error::would_block;
+    return 0;
+  }
+  return plain_->write_some(buffers, ec);
 }
 
 void UpstreamConnection::shutdownSend() {

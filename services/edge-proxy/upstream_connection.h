@@ -17,6 +17,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <span>
 #include <utility>
 
 #include "route_table.h"
@@ -58,6 +59,10 @@ class UpstreamConnection {
   /// result is boost::asio::error::timed_out.
   boost::asio::awaitable<boost::system::error_code> connect(const UpstreamEndpoint& endpoint, bool verify,
                                                             Watchdog& watchdog, std::chrono::milliseconds timeout);
+
+  /// What a plain connection's kernel buffer takes now (never waits);
+  /// would_block on TLS, whose writes go through the TLS stream.
+  std::size_t writeNow(std::span<const boost::asio::const_buffer> buffers, boost::system::error_code& ec);
 
   /// Half-closes the sending side where the transport allows it (tunnels).
   void shutdownSend();

@@ -7,13 +7,15 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/string.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
+#include <boost/beast/http/error.hpp>
 #include <chrono>
 
 #include "body_relay.h"
 #include "header_rules.h"
+#include "http_io.h"
 #include "local_response.h"
+#include "request_id.h"
+#include "string_view_compat.h"
 #include "tunnel.h"
 
 namespace proxyos::edge {
@@ -43,9 +45,10 @@ void UpstreamExchange::rewriteRequestHead(const ExchangeTarget& target) {
   stripHopByHop(req, upgrade_);
   setForwardedHeaders(req, io_.clientIp, "http", record_.host);
   appendVia(req, core_.options.via);
+  req.set(toBeast(kRequestIdHeader), toBeast(record_.requestId));  // replaces the client's copies
   if (target.requestHeaders) applyHeaderOps(req, *target.requestHeaders);
   // The edge speaks HTTP/1.1 upstream whatever the client spoke; a chunked
-  // body is re-chunked by the serializer, a Content-Length one passes as is.
+  // body is re-chunked on the way (relayBody), a Content-Length one passes as is.
   req.version(11);
   if (parser_.chunked()) req.chunked(true);
 }
@@ -70,7 +73,9 @@ asio::awaitable<bool> UpstreamExchange::run(const ExchangeTarget& target) {
     // request had not gone out (connect failed, or a pooled connection
     // turned out closed before any response byte and no body was consumed).
     const bool canRetry = idempotent_ && attempt == 0;
-    state_ = target.selector->pick(core_.clock.monotonic(), exclude);
+    // One clock read serves the first attempt's pick and pool lookup.
+    pickedAt_ = attempt == 0 ? started_ : core_.clock.monotonic();
+    state_ = target.selector->pick(pickedAt_, exclude);
     if (!state_) co_return co_await fail(502);
     const Sent sent = co_await sendHead(*state_, canRetry);
     if (sent == Sent::Fail) co_return co_await fail(502);
@@ -108,7 +113,7 @@ asio::awaitable<UpstreamExchange::Sent> UpstreamExchange::sendHead(UpstreamState
   const auto& opt = core_.options;
   // The peek for a peer close costs a syscall; an idempotent body-less
   // request skips it and is retried if the connection proves stale.
-  conn_ = state.takeIdle(core_.clock.monotonic(), opt.idleTimeout, !canRetry || hasBody_);
+  conn_ = state.takeIdle(pickedAt_, opt.idleTimeout, !canRetry || hasBody_);
   reused_ = conn_ != nullptr;
   error_code ec;
   if (!conn_) {
@@ -122,9 +127,13 @@ asio::awaitable<UpstreamExchange::Sent> UpstreamExchange::sendHead(UpstreamState
       co_return canRetry ? Sent::Retry : Sent::Fail;
     }
   }
-  requestSerializer_.emplace(parser_.get());
+  auto& head = io_.toUpstreamScratch;
+  head.clear();
+  appendHead(parser_.get(), head);
   io_.upstreamDog.arm(opt.idleTimeout, {nullptr, conn_.get(), nullptr});
-  co_await http::async_write_header(*conn_, *requestSerializer_, redirect_error(use_awaitable, ec));
+  Gather<1> out{{asio::buffer(head)}};
+  if (!writeNowAll(*conn_, out, ec)) co_await writeRest(*conn_, out, ec);
+  head.clear();
   io_.upstreamDog.disarm();
   if (ec) {
     if (!reused_) markFailed(state);
@@ -146,7 +155,7 @@ asio::awaitable<UpstreamExchange::Head> UpstreamExchange::readResponseHead() {
     // The request body pump touches this watchdog too: the header timeout
     // runs from the last request byte, not from the head.
     io_.upstreamDog.arm(core_.options.upstreamHeaderTimeout, {nullptr, conn_.get(), nullptr});
-    co_await http::async_read_header(*conn_, conn_->buffer(), rp, redirect_error(use_awaitable, ec));
+    co_await readParser(*conn_, conn_->buffer(), rp, true, ec);
     const bool timedOut = io_.upstreamDog.fired();
     io_.upstreamDog.disarm();
     if (ec) {
@@ -187,33 +196,42 @@ asio::awaitable<bool> UpstreamExchange::relayResponse(const ExchangeTarget& targ
   bool keepClient = clientKeepAlive_ && !core_.stopping;
   stripHopByHop(res, false);
   appendVia(res, core_.options.via);
+  res.set(toBeast(kRequestIdHeader), toBeast(record_.requestId));
   if (target.responseHeaders) applyHeaderOps(res, *target.responseHeaders);
   res.version(11);
+  BodyFraming framing = BodyFraming::Raw;
   if (!noBody && !rp.content_length()) {
     // Chunked or until-EOF upstream body: HTTP/1.1 clients get it chunked
     // (the connection survives), HTTP/1.0 clients until we close.
-    if (clientVersion_ >= 11)
+    if (clientVersion_ >= 11) {
       res.chunked(true);
-    else
+      framing = BodyFraming::Chunked;
+    } else {
       keepClient = false;
+    }
   }
   if (!keepClient)
     res.set(http::field::connection, "close");
   else if (clientVersion_ < 11)
     res.set(http::field::connection, "keep-alive");
 
-  ResponseSerializer sr(res);
+  auto& head = io_.toClientScratch;
+  head.clear();
+  appendHead(res, head);
   error_code ec;
   io_.upstreamDog.arm(core_.options.idleTimeout, {&io_.socket, conn_.get(), nullptr});
   // The head goes out alone only when no body bytes are at hand (a
   // streaming upstream must not wait for its first chunk to be seen); else
   // head and first chunk share one write.
-  if (!rp.is_done() && conn_->buffer().size() == 0)
-    co_await http::async_write_header(io_.socket, sr, redirect_error(use_awaitable, ec));
+  if (!rp.is_done() && conn_->buffer().size() == 0) {
+    Gather<1> out{{asio::buffer(head)}};
+    if (!writeNowAll(io_.socket, out, ec)) co_await writeRest(io_.socket, out, ec);
+    head.clear();
+  }
   RelayResult r;
   if (!ec)
-    r = co_await relayBody<false>(*conn_, conn_->buffer(), rp, io_.socket, sr, io_.responseChunk(), kBodyChunkBytes,
-                                  &io_.upstreamDog, nullptr);
+    r = co_await relayBody<false>(*conn_, conn_->buffer(), rp, io_.socket, framing, head, io_.responseChunk(),
+                                  kBodyChunkBytes, &io_.upstreamDog, nullptr);
   io_.upstreamDog.disarm();
   record_.bytesSent = r.bytes;
   if (pumping_) co_await stopPump();
@@ -229,11 +247,15 @@ asio::awaitable<bool> UpstreamExchange::tunnel(const ExchangeTarget& target) {
   auto& res = responseParser_->get();
   stripHopByHop(res, true);
   appendVia(res, core_.options.via);
+  res.set(toBeast(kRequestIdHeader), toBeast(record_.requestId));
   if (target.responseHeaders) applyHeaderOps(res, *target.responseHeaders);
-  ResponseSerializer sr(res);
+  auto& head = io_.toClientScratch;
+  head.clear();
+  appendHead(res, head);
   error_code ec;
   io_.upstreamDog.arm(core_.options.idleTimeout, {&io_.socket, conn_.get(), nullptr});
-  co_await http::async_write_header(io_.socket, sr, redirect_error(use_awaitable, ec));
+  Gather<1> out{{asio::buffer(head)}};
+  if (!writeNowAll(io_.socket, out, ec)) co_await writeRest(io_.socket, out, ec);
   io_.upstreamDog.disarm();
   if (!ec) {
     const TunnelResult t = co_await runTunnel(io_, *conn_, core_.options.idleTimeout);
@@ -246,6 +268,7 @@ asio::awaitable<bool> UpstreamExchange::tunnel(const ExchangeTarget& target) {
 void UpstreamExchange::startPump() {
   pumping_ = true;
   pumpKeepGoing_ = true;
+  requestBodyWritten_ = false;
   pumpSignal_.emplace(io_.strand, asio::steady_timer::time_point::max());
   asio::co_spawn(io_.strand, pumpRequestBody(), [this](std::exception_ptr e) {
     if (e) {
@@ -260,9 +283,10 @@ void UpstreamExchange::startPump() {
 
 asio::awaitable<void> UpstreamExchange::pumpRequestBody() {
   io_.clientDog.arm(core_.options.idleTimeout, {&io_.socket, conn_.get(), nullptr});
-  RelayResult r =
-      co_await relayBody<true>(io_.socket, io_.buffer, parser_, *conn_, *requestSerializer_, io_.requestChunk(),
-                               kBodyChunkBytes, &io_.clientDog, &io_.upstreamDog, &pumpKeepGoing_);
+  const BodyFraming framing = parser_.chunked() ? BodyFraming::Chunked : BodyFraming::Raw;
+  RelayResult r = co_await relayBody<true>(io_.socket, io_.buffer, parser_, *conn_, framing, io_.toUpstreamScratch,
+                                           io_.requestChunk(), kBodyChunkBytes, &io_.clientDog, &io_.upstreamDog,
+                                           &pumpKeepGoing_, &requestBodyWritten_);
   const bool timedOut = io_.clientDog.fired();
   io_.clientDog.disarm();
   if (r.ok()) co_return;
@@ -282,7 +306,7 @@ asio::awaitable<void> UpstreamExchange::stopPump() {
   // A pump that has read and sent everything is only waiting to be
   // resumed: let it finish. Otherwise stop it between steps and abort the
   // read it may be blocked in (the connection pair is not reusable then).
-  if (!(parser_.is_done() && requestSerializer_ && requestSerializer_->is_done())) {
+  if (!(parser_.is_done() && requestBodyWritten_)) {
     pumpKeepGoing_ = false;
     error_code ec;
     io_.socket.cancel(ec);
@@ -302,7 +326,8 @@ asio::awaitable<bool> UpstreamExchange::fail(unsigned status) {
   // carry another request.
   const bool keep = clientKeepAlive_ && (!hasBody_ || parser_.is_done()) && !core_.stopping;
   const error_code ec =
-      co_await writeLocalResponse(io_, errorResponse(status, clientVersion_, head_, keep), core_.options.idleTimeout);
+      co_await writeLocalResponse(io_, errorResponse(status, clientVersion_, head_, keep, record_.requestId),
+                                  core_.options.idleTimeout);
   co_return keep && !ec;
 }
 

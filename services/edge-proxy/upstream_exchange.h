@@ -11,7 +11,6 @@
 // (413, 401) is relayed at once.
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/http/serializer.hpp>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -45,8 +44,6 @@ class UpstreamExchange {
  private:
   enum class Sent { Ok, Retry, Fail };
   enum class Head { Ok, Timeout, Stale, Failed, ClientGone };
-  using RequestSerializer = boost::beast::http::request_serializer<boost::beast::http::buffer_body>;
-  using ResponseSerializer = boost::beast::http::response_serializer<boost::beast::http::buffer_body>;
 
   void rewriteRequestHead(const ExchangeTarget& target);
   /// One attempt at getting the request head to an upstream.
@@ -81,15 +78,16 @@ class UpstreamExchange {
   UpstreamState* state_ = nullptr;
   std::unique_ptr<UpstreamConnection> conn_;
   bool reused_ = false;
-  std::optional<RequestSerializer> requestSerializer_;
   std::optional<ResponseParser> responseParser_;
   bool sawInterim_ = false;  // a 1xx came: the connection was not stale
   Clock::MonoTime started_{};
+  Clock::MonoTime pickedAt_{};
 
   // Request body pump (second coroutine, same strand).
   bool pumping_ = false;
   bool pumpKeepGoing_ = true;
   bool pumpOk_ = true;                       // the whole body reached the upstream
+  bool requestBodyWritten_ = false;          // its last byte went out
   boost::system::error_code pumpReadError_;  // the client side failed (nothing when ok)
   bool responseHeadSeen_ = false;
   std::optional<boost::asio::steady_timer> pumpSignal_;

@@ -1,11 +1,30 @@
 #include "watchdog.h"
 
+#include <time.h>
+
 #include "upstream_connection.h"
 
 // I/O deadlines read steady_clock directly: asio's steady_timer runs on it,
 // so a Clock seam could not move these timers in a test anyway. Logic whose
 // timing tests control (upstream back-off) reads the injected Clock.
 namespace proxyos::edge {
+
+namespace {
+
+// arm() and touch() run several times per request; CLOCK_MONOTONIC_COARSE
+// is a plain memory read in the vDSO where CLOCK_MONOTONIC reads the TSC
+// (the data plane's most frequent library call before this). It is the
+// same clock as steady_clock's, at most one kernel tick (1–4 ms) behind,
+// so a deadline computed from it comes at most that much early.
+std::chrono::steady_clock::time_point coarseNow() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return std::chrono::steady_clock::time_point(
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::seconds(ts.tv_sec) +
+                                                                     std::chrono::nanoseconds(ts.tv_nsec)));
+}
+
+}  // namespace
 
 Watchdog::Watchdog(const boost::asio::any_io_executor& strand) : state_(std::make_shared<State>(strand)) {}
 
@@ -19,7 +38,7 @@ Watchdog::~Watchdog() {
 void Watchdog::arm(std::chrono::milliseconds timeout, WatchdogTargets targets) {
   State& st = *state_;
   st.timeout = timeout;
-  st.deadline = std::chrono::steady_clock::now() + timeout;
+  st.deadline = coarseNow() + timeout;
   st.targets = targets;
   st.armed = true;
   st.fired = false;
@@ -29,7 +48,7 @@ void Watchdog::arm(std::chrono::milliseconds timeout, WatchdogTargets targets) {
   if (!st.waiting || st.timer.expiry() > st.deadline) startWait(state_);
 }
 
-void Watchdog::touch() { state_->deadline = std::chrono::steady_clock::now() + state_->timeout; }
+void Watchdog::touch() { state_->deadline = coarseNow() + state_->timeout; }
 
 void Watchdog::disarm() {
   state_->armed = false;

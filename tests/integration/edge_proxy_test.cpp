@@ -4,7 +4,6 @@
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include <array>
 #include <atomic>
@@ -22,10 +21,9 @@
 #include <thread>
 
 #include "services/edge-proxy/proxy_server.h"
+#include "services/edge-proxy/request_id.h"
 #include "services/edge-proxy/upstream_selector.h"
 #include "tests/support/loopback.h"
-#include "tests/support/process.h"
-#include "tests/support/temp_dir.h"
 #include "tests/support/test_upstream.h"
 #include "tests/support/wait.h"
 
@@ -154,7 +152,10 @@ class RecordingObserver : public ProxyObserver {
   std::vector<AccessRecord> records_;
 };
 
-class EdgeProxyTest : public ::testing::Test {
+// Every test runs twice: on an io_context run by two threads (sessions on
+// strands) and on one built for a single thread (concurrency hint 1:
+// sessions without strands, as the edge runs with PROXYOS_EDGE_THREADS=1).
+class EdgeProxyTest : public ::testing::TestWithParam<int> {
  protected:
   void TearDown() override {
     if (!server_) return;
@@ -166,7 +167,8 @@ class EdgeProxyTest : public ::testing::Test {
     server_.reset();
   }
 
-  void startProxy(ProxyOptions options = {}, int ioThreads = 2) {
+  void startProxy(ProxyOptions options = {}) {
+    const int ioThreads = GetParam();
     if (std::getenv("EDGE_TEST_DEBUG")) spdlog::set_level(spdlog::level::debug);
     server_ = std::make_unique<ProxyServer>(ioc_, tables_, options, observer_, system_, SystemClock::instance());
     auto port = server_->listen("127.0.0.1", 0);
@@ -193,14 +195,14 @@ class EdgeProxyTest : public ::testing::Test {
   RecordingObserver observer_;
   NotFoundSystemRoute system_;
   std::uint64_t revision_ = 0;
-  asio::io_context ioc_;
+  asio::io_context ioc_{GetParam()};
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   std::vector<std::thread> threads_;
   std::unique_ptr<ProxyServer> server_;
   std::uint16_t port_ = 0;
 };
 
-TEST_F(EdgeProxyTest, ForwardsGetWithForwardedHeadersAndStripsHopByHop) {
+TEST_P(EdgeProxyTest, ForwardsGetWithForwardedHeadersAndStripsHopByHop) {
   TestUpstream a("A");
   auto r = route("r1", {a.url()});
   r.requestHeaders.set = {{"X-Route", "r1"}};
@@ -247,7 +249,7 @@ TEST_F(EdgeProxyTest, ForwardsGetWithForwardedHeadersAndStripsHopByHop) {
   EXPECT_EQ(rec.upstream, "127.0.0.1:" + std::to_string(a.port()));
 }
 
-TEST_F(EdgeProxyTest, KeepAliveReusesClientAndUpstreamConnections) {
+TEST_P(EdgeProxyTest, KeepAliveReusesClientAndUpstreamConnections) {
   TestUpstream a("A");
   publish({route("r1", {a.url()})});
   startProxy();
@@ -263,7 +265,41 @@ TEST_F(EdgeProxyTest, KeepAliveReusesClientAndUpstreamConnections) {
   EXPECT_EQ(nlohmann::json::parse(c.read().body())["target"], "/headers?n=2");
 }
 
-TEST_F(EdgeProxyTest, RequestHygiene) {
+TEST_P(EdgeProxyTest, RequestIdsAreKeptOrReplacedAndReturned) {
+  TestUpstream a("A");
+  publish({route("r1", {a.url()})});
+  startProxy();
+  Client c(port_);
+  // What the upstream saw, and what the client got back.
+  auto ids = [&](const std::vector<std::pair<std::string, std::string>>& headers) {
+    const auto res = c.get("/headers", headers);
+    EXPECT_EQ(res.result_int(), 200u);
+    const auto seen = nlohmann::json::parse(res.body())["headers"].value("x-request-id", "");
+    EXPECT_EQ(std::string(res["X-Request-Id"]), seen);
+    return seen;
+  };
+  EXPECT_EQ(ids({{"X-Request-Id", "client-id_1.2:3"}}), "client-id_1.2:3");
+  const std::string generated[] = {ids({}), ids({}), ids({{"X-Request-Id", "has space"}}),
+                                   ids({{"X-Request-Id", std::string(100, 'a')}}),
+                                   ids({{"X-Request-Id", "one"}, {"X-Request-Id", "two"}})};
+  for (std::size_t i = 0; i < std::size(generated); ++i) {
+    EXPECT_TRUE(isValidRequestId(generated[i])) << generated[i];
+    EXPECT_GE(generated[i].size(), 17u) << generated[i];  // not a client value cut short
+    for (std::size_t j = 0; j < i; ++j) EXPECT_NE(generated[i], generated[j]);
+  }
+  c.send("GET / HTTP/1.1\r\nHost: nowhere.test\r\nX-Request-Id: lost-1\r\n\r\n");
+  const auto notFound = c.read();
+  EXPECT_EQ(notFound.result_int(), 404u);
+  EXPECT_EQ(notFound["X-Request-Id"], "lost-1");  // error pages carry it too
+
+  ASSERT_TRUE(waitUntil([&] { return observer_.records().size() == 7; }, 5s));
+  const auto records = observer_.records();
+  EXPECT_EQ(records[0].requestId, "client-id_1.2:3");
+  for (std::size_t i = 0; i < std::size(generated); ++i) EXPECT_EQ(records[i + 1].requestId, generated[i]);
+  EXPECT_EQ(records[6].requestId, "lost-1");
+}
+
+TEST_P(EdgeProxyTest, RequestHygiene) {
   TestUpstream a("A");
   publish({route("r1", {a.url()})});
   startProxy();
@@ -307,7 +343,7 @@ TEST_F(EdgeProxyTest, RequestHygiene) {
   }
 }
 
-TEST_F(EdgeProxyTest, BodyOverRouteLimitGets413) {
+TEST_P(EdgeProxyTest, BodyOverRouteLimitGets413) {
   TestUpstream a("A");
   publish({route("r1", {a.url()})});
   ProxyOptions options;
@@ -323,7 +359,7 @@ TEST_F(EdgeProxyTest, BodyOverRouteLimitGets413) {
   EXPECT_EQ(chunked.get("/headers").result_int(), 0u);  // closed after the 413
 }
 
-TEST_F(EdgeProxyTest, StopClosesIdleConnectionsAndLetsInFlightRequestsFinish) {
+TEST_P(EdgeProxyTest, StopClosesIdleConnectionsAndLetsInFlightRequestsFinish) {
   TestUpstream a("A");
   publish({route("r1", {a.url()})});
   startProxy();
@@ -342,7 +378,7 @@ TEST_F(EdgeProxyTest, StopClosesIdleConnectionsAndLetsInFlightRequestsFinish) {
   EXPECT_FALSE(proxyos::testing::waitForPort(port_, 200ms));
 }
 
-TEST_F(EdgeProxyTest, HttpsUpstreamWithVerificationOff) {
+TEST_P(EdgeProxyTest, HttpsUpstreamWithVerificationOff) {
   proxyos::testing::TlsUpstream tls;
   publish({route("r1", {tls.url()})});
   ProxyOptions options;
@@ -354,7 +390,7 @@ TEST_F(EdgeProxyTest, HttpsUpstreamWithVerificationOff) {
   EXPECT_NE(res.body().find("TLSv1.3"), std::string::npos) << res.body().substr(0, 300);
 }
 
-TEST_F(EdgeProxyTest, UntrustedHttpsUpstreamGives502) {
+TEST_P(EdgeProxyTest, UntrustedHttpsUpstreamGives502) {
   proxyos::testing::TlsUpstream tls;
   publish({route("r1", {tls.url()})});
   startProxy();  // verification on: a self-signed certificate fails it
@@ -383,7 +419,7 @@ TEST(UpstreamSelectorTest, BacksOffExponentiallyAndTriesTheSoonestWhenAllAreHeld
   EXPECT_TRUE(b->health().available(clock.monotonic()));
 }
 
-TEST_F(EdgeProxyTest, SlowAndIdleClientsAreCutOff) {
+TEST_P(EdgeProxyTest, SlowAndIdleClientsAreCutOff) {
   TestUpstream a("A");
   publish({route("r1", {a.url()})});
   ProxyOptions options;
@@ -400,7 +436,7 @@ TEST_F(EdgeProxyTest, SlowAndIdleClientsAreCutOff) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
 }
 
-TEST_F(EdgeProxyTest, OneUpstreamDownEveryRequestStillSucceeds) {
+TEST_P(EdgeProxyTest, OneUpstreamDownEveryRequestStillSucceeds) {
   TestUpstream a("A");
   publish({route("r1", {deadUpstream(), a.url()})});
   startProxy();
@@ -408,7 +444,7 @@ TEST_F(EdgeProxyTest, OneUpstreamDownEveryRequestStillSucceeds) {
   for (int i = 0; i < 20; ++i) ASSERT_EQ(c.get("/headers").result_int(), 200u) << "request " << i;
 }
 
-TEST_F(EdgeProxyTest, AllUpstreamsDownGives502Page) {
+TEST_P(EdgeProxyTest, AllUpstreamsDownGives502Page) {
   const auto dead1 = deadUpstream(), dead2 = deadUpstream();
   publish({route("r1", {dead1, dead2})});
   startProxy();
@@ -423,7 +459,19 @@ TEST_F(EdgeProxyTest, AllUpstreamsDownGives502Page) {
   }
 }
 
-TEST_F(EdgeProxyTest, UpstreamStallingPastHeaderTimeoutGives504) {
+TEST_P(EdgeProxyTest, SsoRouteFailsClosedUntilTheEdgeEnforcesSso) {
+  TestUpstream a("A");
+  auto r = route("r1", {a.url()});
+  r.ssoEnabled = true;
+  r.ssoProviderId = "p1";
+  publish({r});
+  startProxy();
+  Client c(port_);
+  EXPECT_EQ(c.get("/headers").result_int(), 503u);
+  EXPECT_EQ(a.connectionsAccepted(), 0) << "the upstream must never see an unchecked request";
+}
+
+TEST_P(EdgeProxyTest, UpstreamStallingPastHeaderTimeoutGives504) {
   TestUpstream a("A");
   publish({route("r1", {a.url()})});
   ProxyOptions options;
@@ -438,7 +486,7 @@ TEST_F(EdgeProxyTest, UpstreamStallingPastHeaderTimeoutGives504) {
   a.releaseStalled();
 }
 
-TEST_F(EdgeProxyTest, StreamsChunkedUploadOf256MiBWithBoundedMemory) {
+TEST_P(EdgeProxyTest, StreamsChunkedUploadOf256MiBWithBoundedMemory) {
   TestUpstream a("A");
   publish({route("r1", {a.url()})});
   startProxy();
@@ -467,7 +515,7 @@ TEST_F(EdgeProxyTest, StreamsChunkedUploadOf256MiBWithBoundedMemory) {
   std::printf("[ info     ] 256 MiB upload: peak RSS growth %ld KiB\n", growthKb);
 }
 
-TEST_F(EdgeProxyTest, StreamsDownloadOf256MiBByteExact) {
+TEST_P(EdgeProxyTest, StreamsDownloadOf256MiBByteExact) {
   TestUpstream a("A");
   publish({route("r1", {a.url()})});
   startProxy();
@@ -521,7 +569,7 @@ std::string echo(websocket::stream<tcp::socket>& ws, const std::string& text) {
   return boost::beast::buffers_to_string(b.data());
 }
 
-TEST_F(EdgeProxyTest, WebSocketEchoThroughProxy) {
+TEST_P(EdgeProxyTest, WebSocketEchoThroughProxy) {
   TestUpstream a("A");
   publish({route("r1", {a.url()})});
   startProxy();
@@ -532,7 +580,7 @@ TEST_F(EdgeProxyTest, WebSocketEchoThroughProxy) {
   ws->close(websocket::close_code::normal);
 }
 
-TEST_F(EdgeProxyTest, TableSwapKeepsOpenWebSocketAndSendsNewRequestsToNewUpstream) {
+TEST_P(EdgeProxyTest, TableSwapKeepsOpenWebSocketAndSendsNewRequestsToNewUpstream) {
   TestUpstream a("A"), b("B");
   publish({route("r1", {a.url()})});
   startProxy();
@@ -550,75 +598,9 @@ TEST_F(EdgeProxyTest, TableSwapKeepsOpenWebSocketAndSendsNewRequestsToNewUpstrea
   ws->close(websocket::close_code::normal);
 }
 
-// The headline figure: proxy CPU per plain keep-alive GET, the proxy's own
-// threads only (client and upstream run on other threads), next to nginx
-// proxying to the same upstream under the same load. Loopback TCP charges
-// part of the peer's receive path to the sender, so the absolute numbers
-// include kernel time; compare the two, not the numbers with a datasheet.
-// Run with --gtest_also_run_disabled_tests (EDGE_BENCH_IO_THREADS, default 1).
-constexpr int kBenchClients = 4, kBenchRequests = 20000;
-
-double runLoad(std::uint16_t port) {
-  const auto start = std::chrono::steady_clock::now();
-  std::vector<std::thread> clients;
-  std::atomic<int> ok{0};
-  for (int i = 0; i < kBenchClients; ++i)
-    clients.emplace_back([&] {
-      Client c(port);
-      for (int n = 0; n < kBenchRequests; ++n)
-        if (c.get("/status/200").result_int() == 200) ++ok;
-    });
-  for (auto& t : clients) t.join();
-  EXPECT_EQ(ok, kBenchClients * kBenchRequests);
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-double cpuMicros(clockid_t id) {
-  timespec ts{};
-  clock_gettime(id, &ts);
-  return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
-}
-
-TEST_F(EdgeProxyTest, DISABLED_CpuPerPlainRequest) {
-  TestUpstream a("A");
-  publish({route("r1", {a.url()})});
-  const char* threads = std::getenv("EDGE_BENCH_IO_THREADS");
-  startProxy({}, threads ? std::atoi(threads) : 1);
-  observer_.store = false;
-  auto cpu = [&] {
-    double sum = 0;
-    for (auto& t : threads_) {
-      clockid_t id;
-      pthread_getcpuclockid(t.native_handle(), &id);
-      sum += cpuMicros(id);
-    }
-    return sum;
-  };
-  const double before = cpu();
-  const double wall = runLoad(port_);
-  std::printf("[ info     ] proxyos: %d requests in %.2f s; CPU %.2f us per request\n", kBenchClients * kBenchRequests,
-              wall, (cpu() - before) / (kBenchClients * kBenchRequests));
-}
-
-TEST_F(EdgeProxyTest, DISABLED_NginxCpuPerPlainRequest) {
-  TestUpstream a("A");
-  proxyos::testing::TempDir dir;
-  const auto port = proxyos::testing::freePort();
-  std::ofstream(dir.path() + "/nginx.conf")
-      << "daemon off; master_process off; pid " << dir.path() << "/nginx.pid; error_log " << dir.path()
-      << "/error.log;\nevents { worker_connections 1024; }\nhttp { access_log off; keepalive_requests 1000000;\n"
-      << "upstream u { server 127.0.0.1:" << a.port() << "; keepalive 64; keepalive_requests 1000000; }\n"
-      << "server { listen 127.0.0.1:" << port << "; location / { proxy_pass http://u; proxy_http_version 1.1;"
-      << " proxy_set_header Connection \"\"; proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; } } }\n";
-  auto nginx = proxyos::testing::ChildProcess::start("nginx", {"-p", dir.path(), "-c", dir.path() + "/nginx.conf"}, {},
-                                                     dir.path() + "/out.log");
-  ASSERT_TRUE(proxyos::testing::waitForPort(port, 5s));
-  clockid_t id;
-  ASSERT_EQ(clock_getcpuclockid(nginx.pid(), &id), 0);
-  const double before = cpuMicros(id);
-  const double wall = runLoad(port);
-  std::printf("[ info     ] nginx: %d requests in %.2f s; CPU %.2f us per request\n", kBenchClients * kBenchRequests,
-              wall, (cpuMicros(id) - before) / (kBenchClients * kBenchRequests));
-}
+INSTANTIATE_TEST_SUITE_P(Threading, EdgeProxyTest, ::testing::Values(2, 1),
+                         [](const ::testing::TestParamInfo<int>& info) {
+                           return info.param == 1 ? std::string("OneThread") : std::string("TwoThreads");
+                         });
 
 }  // namespace
