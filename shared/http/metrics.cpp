@@ -40,6 +40,13 @@ void Metrics::gauge(const std::string& name, const std::string& help, std::funct
   n.gauge = std::move(read);
 }
 
+void Metrics::counterFrom(const std::string& name, const std::string& help, std::function<uint64_t()> read) {
+  std::lock_guard lock(mu_);
+  auto& n = named_[name];
+  n.help = help;
+  n.counterRead = std::move(read);
+}
+
 void Metrics::observeRequest(const std::string& method, const std::string& route, int status, double seconds) {
   const std::string base = "method=\"" + labelEscape(method) + "\",route=\"" + labelEscape(route) + "\"";
   std::lock_guard lock(mu_);
@@ -59,8 +66,9 @@ std::string Metrics::render() const {
   out << "# HELP proxyos_up 1 while the service runs\n# TYPE proxyos_up gauge\nproxyos_up{" << svc << "} 1\n";
   for (const auto& [name, n] : named_) {
     out << "# HELP " << name << " " << n.help << "\n";
-    if (n.counter) {
-      out << "# TYPE " << name << " counter\n" << name << "{" << svc << "} " << n.counter->value() << "\n";
+    if (n.counter || n.counterRead) {
+      out << "# TYPE " << name << " counter\n"
+          << name << "{" << svc << "} " << (n.counter ? n.counter->value() : n.counterRead()) << "\n";
     } else if (n.gauge) {
       out << "# TYPE " << name << " gauge\n" << name << "{" << svc << "} " << n.gauge() << "\n";
     }

@@ -28,6 +28,8 @@ class Metrics {
   Counter& counter(const std::string& name, const std::string& help);
   /// A gauge read when /metrics is scraped.
   void gauge(const std::string& name, const std::string& help, std::function<double()> read);
+  /// A counter kept elsewhere (an atomic of another component), read when scraped.
+  void counterFrom(const std::string& name, const std::string& help, std::function<uint64_t()> read);
   /// Records one HTTP request (route = the matched pattern, not the raw path).
   void observeRequest(const std::string& method, const std::string& route, int status, double seconds);
 
@@ -38,6 +40,7 @@ class Metrics {
     std::string help;
     std::unique_ptr<Counter> counter;
     std::function<double()> gauge;
+    std::function<uint64_t()> counterRead;
   };
   struct RequestSeries {
     uint64_t count = 0;

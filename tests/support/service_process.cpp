@@ -10,9 +10,9 @@
 namespace proxyos::testing {
 
 RunningService startService(const std::string& binary, std::map<std::string, std::string> env,
-                            const std::string& logPath, uint16_t port) {
+                            const std::string& logPath, uint16_t port, const std::string& listenVar) {
   if (port == 0) port = freePort();
-  env["PROXYOS_LISTEN"] = "127.0.0.1:" + std::to_string(port);
+  env[listenVar] = "127.0.0.1:" + std::to_string(port);
   RunningService s{ChildProcess::start(binary, {}, env, logPath), "http://127.0.0.1:" + std::to_string(port), logPath,
                    port};
   const bool ready = waitUntil([&] { return httpRequest("GET", s.base + "/readyz").status == 200; },

@@ -15,9 +15,11 @@ struct RunningService {
   uint16_t port = 0;
 };
 
-/// Sets PROXYOS_LISTEN itself. Throws std::runtime_error with the log when the
-/// service is not ready within 20 s.
+/// Sets `listenVar` (the variable naming the listener that serves /readyz:
+/// PROXYOS_LISTEN, or PROXYOS_EDGE_ADMIN_LISTEN for the edge) itself. Throws
+/// std::runtime_error with the log when the service is not ready within 20 s.
 RunningService startService(const std::string& binary, std::map<std::string, std::string> env,
-                            const std::string& logPath, uint16_t port = 0);
+                            const std::string& logPath, uint16_t port = 0,
+                            const std::string& listenVar = "PROXYOS_LISTEN");
 
 }  // namespace proxyos::testing
