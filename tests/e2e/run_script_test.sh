@@ -5,7 +5,7 @@
 # curl examples as written (but for the ports), stops scripts/run with SIGTERM
 # and checks that no process it started is left behind.
 #
-# Skips (exit 0) only while $BUILD_DIR/bin/proxyos-auth or
+# Skips (exit 0) only while $BUILD_DIR/bin/proxyos-auth, proxyos-edge or
 # proxyos-route-registry is not built. BUILD_DIR defaults to <repo>/build;
 # CTest sets it to the build being tested.
 set -euo pipefail
@@ -13,7 +13,7 @@ set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)/lib.sh"
 
-e2e_require_bins proxyos-auth proxyos-route-registry
+e2e_require_bins proxyos-auth proxyos-route-registry proxyos-edge
 e2e_setup run-test
 e2e_pick_ports
 # shellcheck disable=SC2119 # no extra environment
@@ -47,20 +47,23 @@ awk '/<!-- e2e: readme-examples -->/ { want = 1; next }
      inside && /^```$/ { exit }
      inside { print }' "${repo_root}/README.md" \
   | sed -e "s/127\.0\.0\.1:7002/127.0.0.1:${registry_port}/g" \
-        -e "s/127\.0\.0\.1:7001/127.0.0.1:${auth_port}/g" >"$examples"
+        -e "s/127\.0\.0\.1:7001/127.0.0.1:${auth_port}/g" \
+        -e "s/127\.0\.0\.1:8080/127.0.0.1:${edge_http_port}/g" \
+        -e "s/127\.0\.0\.1:7004/127.0.0.1:${edge_admin_port}/g" >"$examples"
 [[ -s "$examples" ]] || fail "no readme-examples block found in README.md"
 examples_out="$(cd "$examples_dir" && bash -eu "$examples" 2>&1)" || fail "README examples failed: ${examples_out}"
 [[ "${E2E_VERBOSE:-0}" != 1 ]] || printf -- '--- README examples output:\n%s\n---\n' "$examples_out"
 
 # What each step must have printed, in this order: login, session (cookie),
 # token works, route 201, list, read with ETag, PATCH, 409, 422, import, status,
-# 403 csrf with the cookie alone, delete 204, logout 204, then 401.
+# the edge serving the route (502: no upstream runs) and its /status, 403 csrf with the cookie alone, delete 204, logout 204, then 401.
 expected=(
   '{"user":{"id":"'           '"username":"admin"'        '"via":"cookie"'
   '"via":"token"'             'HTTP/1.1 201'              '"name":"Grafana"'
   '{"routes":['               'ETag: "'                   '"http://127.0.0.1:3001"'
   '"code":"domain_conflict"'  '"code":"invalid_wildcard"' '"field":"domains[0]"'
-  '"updated":1'               '"revision":'               '"code":"csrf"'
+  '"updated":1'               '"revision":'               'edge: 502'
+  '"node":"'                  '"code":"csrf"'
   'HTTP/1.1 204'              'HTTP/1.1 204'              '"code":"unauthenticated"'
 )
 rest="$examples_out"
