@@ -83,23 +83,7 @@ Response RestService::handle(Request req, std::string* routePattern) const {
     r.contentType = "text/plain; version=0.0.4";
     return r;
   }
-  auto m = router_.match(req);
-  if (m.handler == nullptr) {
-    setPattern("unmatched");
-    if (m.methodNotAllowed)
-      return Response::error(Error::make(ErrorKind::BadRequest, "method_not_allowed", req.method + " is not allowed here"))
-          .header("Allow", m.allow);
-    return Response::error(Error::make(ErrorKind::NotFound, "not_found", "no such endpoint: " + req.path));
-  }
-  setPattern(m.pattern);
-  try {
-    resp = (*m.handler)(req);
-  } catch (const ErrorException& e) {
-    resp = Response::error(e.error());
-  } catch (const std::exception& e) {
-    spdlog::error("request {} {} {} failed: {}", req.requestId, req.method, m.pattern, e.what());
-    resp = Response::error(Error::make(ErrorKind::Internal, "internal", "internal error (request id " + req.requestId + ")"));
-  }
+  resp = router_.dispatch(req, routePattern);
   if (req.method == "HEAD") resp.body.clear();
   return resp;
 }

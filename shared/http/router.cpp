@@ -1,5 +1,7 @@
 #include "shared/http/router.h"
 
+#include <spdlog/spdlog.h>
+
 namespace proxyos::http {
 
 std::vector<std::string> splitPath(const std::string& path) {
@@ -51,6 +53,26 @@ Router::Match Router::match(Request& req) const {
     if (best->segments[i].front() == '{')
       req.params[best->segments[i].substr(1, best->segments[i].size() - 2)] = segments[i];
   return result;
+}
+
+Response Router::dispatch(Request& req, std::string* pattern) const {
+  auto m = match(req);
+  if (pattern != nullptr) *pattern = m.handler != nullptr ? m.pattern : "unmatched";
+  if (m.handler == nullptr) {
+    if (m.methodNotAllowed)
+      return Response::error(Error::make(ErrorKind::BadRequest, "method_not_allowed", req.method + " is not allowed here"))
+          .header("Allow", m.allow);
+    return Response::error(Error::make(ErrorKind::NotFound, "not_found", "no such endpoint: " + req.path));
+  }
+  try {
+    return (*m.handler)(req);
+  } catch (const ErrorException& e) {
+    return Response::error(e.error());
+  } catch (const std::exception& e) {
+    spdlog::error("request {} {} {} failed: {}", req.requestId, req.method, m.pattern, e.what());
+    return Response::error(
+        Error::make(ErrorKind::Internal, "internal", "internal error (request id " + req.requestId + ")"));
+  }
 }
 
 }  // namespace proxyos::http

@@ -24,6 +24,10 @@ class Router {
   };
   /// Fills req.params on a match.
   Match match(Request& req) const;
+  /// Runs the matching handler: 404/405 when none matches, its ErrorException
+  /// as the error body, anything else as a 500 naming the request id. Sets
+  /// `*pattern` to the matched pattern ("unmatched" when none) for metrics.
+  Response dispatch(Request& req, std::string* pattern = nullptr) const;
 
  private:
   struct Entry {

@@ -394,13 +394,7 @@ class DirectoryHandlersTest : public AuthDirectoryTest {
     req.path = std::move(path);
     req.body = std::move(body);
     req.headers = std::move(headers);
-    const auto match = router.match(req);
-    if (match.handler == nullptr) return http::Response::error(Error::make(ErrorKind::NotFound, "no_route", req.path));
-    try {
-      return (*match.handler)(req);
-    } catch (const ErrorException& e) {
-      return http::Response::error(e.error());
-    }
+    return router.dispatch(req);
   }
   static std::string header(const http::Response& r, const std::string& name) {
     for (const auto& [k, v] : r.headers)

@@ -156,13 +156,7 @@ class RouteStatusHandlerTest : public ::testing::Test {
     req.method = "GET";
     req.path = "/api/routes/status";
     if (!token.empty()) req.headers["authorization"] = "Bearer " + token;
-    const auto match = router.match(req);
-    if (match.handler == nullptr) return http::Response::error(Error::make(ErrorKind::NotFound, "no_route", req.path));
-    try {
-      return (*match.handler)(req);
-    } catch (const ErrorException& e) {
-      return http::Response::error(e.error());
-    }
+    return router.dispatch(req);
   }
 
   static EdgeHeartbeat edge(std::string node, std::uint64_t rev) {
