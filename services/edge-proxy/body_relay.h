@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 
+#include "header_arena.h"
 #include "http_io.h"
 #include "watchdog.h"
 
@@ -43,7 +44,7 @@ struct RelayResult {
 template <bool isRequest, class In, class Out>
 boost::asio::awaitable<RelayResult> relayBody(
     In& in, boost::beast::flat_buffer& inBuffer,
-    boost::beast::http::parser<isRequest, boost::beast::http::buffer_body>& parser, Out& out, BodyFraming framing,
+    boost::beast::http::parser<isRequest, boost::beast::http::buffer_body, ArenaAllocator<char>>& parser, Out& out, BodyFraming framing,
     std::string& pending, char* chunk, std::size_t chunkSize, Watchdog* dogA, Watchdog* dogB,
     const bool* keepGoing = nullptr, bool* written = nullptr) {
   namespace http = boost::beast::http;

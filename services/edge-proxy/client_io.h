@@ -12,12 +12,13 @@
 #include <memory>
 #include <string>
 
+#include "header_arena.h"
 #include "watchdog.h"
 
 namespace proxyos::edge {
 
-using RequestParser = boost::beast::http::request_parser<boost::beast::http::buffer_body>;
-using ResponseParser = boost::beast::http::response_parser<boost::beast::http::buffer_body>;
+using RequestParser = boost::beast::http::request_parser<boost::beast::http::buffer_body, ArenaAllocator<char>>;
+using ResponseParser = boost::beast::http::response_parser<boost::beast::http::buffer_body, ArenaAllocator<char>>;
 
 /// "No body limit". Not boost::none: Beast 1.74 compares a Content-Length
 /// against an empty optional as greater (`len_ > body_limit_`), so none
@@ -48,6 +49,9 @@ struct ClientIo {
   // response goes to the client.
   std::string toClientScratch;
   std::string toUpstreamScratch;
+  // The fields of the current request and of its response (header_arena.h);
+  // reset when the next request starts.
+  HeaderArena headerArena;
 
  private:
   std::unique_ptr<char[]> requestChunk_;

@@ -13,8 +13,11 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/read_size.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 #include <exception>
+#include <tuple>
+#include <utility>
 
 #include "error_pages.h"
 #include "http_io.h"
@@ -41,7 +44,7 @@ bool isHttpParseError(const error_code& ec) {
 
 // "http://host/path?q" (absolute-form, RFC 9112 §3.2.2): the authority
 // replaces Host and the upstream gets the origin-form.
-void normalizeAbsoluteForm(http::request<http::buffer_body>& req) {
+void normalizeAbsoluteForm(http::request<http::buffer_body, Fields>& req) {
   const auto target = req.target();
   std::size_t skip = 0;
   if (target.starts_with("http://"))
@@ -136,7 +139,11 @@ asio::awaitable<bool> ClientSession::serveOne(bool first) {
     }
   }
   io_.clientDog.arm(opt.clientHeaderTimeout, {&io_.socket, nullptr, nullptr});
-  RequestParser parser;
+  // The previous request's fields (and its response's) are gone: their
+  // parsers lived in the previous call.
+  io_.headerArena.reset();
+  RequestParser parser(std::piecewise_construct, std::make_tuple(),
+                       std::make_tuple(ArenaAllocator<char>(&io_.headerArena)));
   parser.header_limit(static_cast<std::uint32_t>(opt.maxHeaderBytes));
   parser.body_limit(opt.maxBodyBytes > 0 ? opt.maxBodyBytes : kUnlimitedBody);
   if (!parseBuffered(io_.buffer, parser, true, ec)) co_await readParser(io_.socket, io_.buffer, parser, true, ec);

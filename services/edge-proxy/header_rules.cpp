@@ -35,7 +35,7 @@ bool hasToken(std::string_view list, std::string_view token) {
   return false;
 }
 
-void stripHopByHop(http::fields& fields, bool keepUpgrade) {
+void stripHopByHop(Fields& fields, bool keepUpgrade) {
   // Beast's equal_range() spans insertion order from the first to the last
   // match, other fields in between included, so fields are scanned in full
   // (a dozen or two per message). Names are collected first: erasing while
@@ -77,7 +77,7 @@ void stripHopByHop(http::fields& fields, bool keepUpgrade) {
 namespace {
 
 // All values of `name`, comma-joined, then `last` appended.
-std::string joinValues(const http::fields& fields, boost::beast::string_view name, std::string_view last) {
+std::string joinValues(const Fields& fields, boost::beast::string_view name, std::string_view last) {
   std::string joined;
   for (const auto& f : fields) {
     if (!iequals(f.name_string(), name) || f.value().empty()) continue;
@@ -91,7 +91,7 @@ std::string joinValues(const http::fields& fields, boost::beast::string_view nam
 
 }  // namespace
 
-void setForwardedHeaders(http::fields& fields, std::string_view clientIp, std::string_view proto,
+void setForwardedHeaders(Fields& fields, std::string_view clientIp, std::string_view proto,
                          std::string_view host) {
   // Each set() and erase() is a case-insensitive tree lookup; clients rarely
   // send these fields, so one scan first lets the common case only insert.
@@ -111,7 +111,7 @@ void setForwardedHeaders(http::fields& fields, std::string_view clientIp, std::s
   if (!host.empty()) fields.insert(toBeast(kXForwardedHost), toBeast(host));
 }
 
-void appendVia(http::fields& fields, std::string_view via) {
+void appendVia(Fields& fields, std::string_view via) {
   if (via.empty()) return;
   if (fields.find(http::field::via) == fields.end())
     fields.insert(http::field::via, toBeast(via));
@@ -119,7 +119,7 @@ void appendVia(http::fields& fields, std::string_view via) {
     fields.set(http::field::via, joinValues(fields, "via", via));
 }
 
-void applyHeaderOps(http::fields& fields, const model::HeaderOps& ops) {
+void applyHeaderOps(Fields& fields, const model::HeaderOps& ops) {
   for (const auto& name : ops.remove) fields.erase(name);
   for (const auto& [name, value] : ops.set) fields.set(name, value);
 }

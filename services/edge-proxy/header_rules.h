@@ -8,6 +8,7 @@
 #include <boost/beast/http/verb.hpp>
 #include <string_view>
 
+#include "header_arena.h"
 #include "shared/model/route.h"
 
 namespace proxyos::edge {
@@ -17,20 +18,20 @@ namespace proxyos::edge {
 /// Upgrade, Proxy-Authorization, Proxy-Authenticate — and every field named
 /// in Connection. With `keepUpgrade` (a tunnel is being negotiated) Upgrade
 /// survives and Connection is reset to "Upgrade".
-void stripHopByHop(boost::beast::http::fields& fields, bool keepUpgrade);
+void stripHopByHop(Fields& fields, bool keepUpgrade);
 
 /// X-Forwarded-For: `clientIp` appended to what the client sent (several
 /// X-Forwarded-For lines are joined first); X-Forwarded-Proto and
 /// X-Forwarded-Host replaced (Host is the original host, passed through).
-void setForwardedHeaders(boost::beast::http::fields& fields, std::string_view clientIp, std::string_view proto,
+void setForwardedHeaders(Fields& fields, std::string_view clientIp, std::string_view proto,
                          std::string_view host);
 
 /// Appends `via` ("1.1 proxyos") to Via, after any earlier proxies.
-void appendVia(boost::beast::http::fields& fields, std::string_view via);
+void appendVia(Fields& fields, std::string_view via);
 
 /// A route's header edits: every name in `remove` first, then `set`
 /// (replacing all copies).
-void applyHeaderOps(boost::beast::http::fields& fields, const model::HeaderOps& ops);
+void applyHeaderOps(Fields& fields, const model::HeaderOps& ops);
 
 /// GET, HEAD, OPTIONS, PUT, DELETE: the methods that may be retried
 /// on another upstream when nothing was sent yet.

@@ -8,7 +8,8 @@ namespace {
 
 void append(std::string& out, boost::beast::string_view s) { out.append(s.data(), s.size()); }
 
-void appendFields(const http::fields& fields, std::string& out) {
+template <class FieldsT>
+void appendFields(const FieldsT& fields, std::string& out) {
   for (const auto& f : fields) {
     append(out, f.name_string());
     out += ": ";
@@ -25,9 +26,8 @@ void appendVersion(unsigned version, std::string& out) {
   out += static_cast<char>('0' + version % 10);
 }
 
-}  // namespace
-
-void appendHead(const http::request_header<>& head, std::string& out) {
+template <class FieldsT>
+void appendRequestHead(const http::request_header<FieldsT>& head, std::string& out) {
   append(out, head.method_string());
   out += ' ';
   append(out, head.target());
@@ -37,7 +37,8 @@ void appendHead(const http::request_header<>& head, std::string& out) {
   appendFields(head, out);
 }
 
-void appendHead(const http::response_header<>& head, std::string& out) {
+template <class FieldsT>
+void appendResponseHead(const http::response_header<FieldsT>& head, std::string& out) {
   appendVersion(head.version(), out);
   const unsigned code = head.result_int();
   out += ' ';
@@ -51,5 +52,11 @@ void appendHead(const http::response_header<>& head, std::string& out) {
   out += "\r\n";
   appendFields(head, out);
 }
+
+}  // namespace
+
+void appendHead(const http::request_header<Fields>& head, std::string& out) { appendRequestHead(head, out); }
+void appendHead(const http::response_header<Fields>& head, std::string& out) { appendResponseHead(head, out); }
+void appendHead(const http::response_header<>& head, std::string& out) { appendResponseHead(head, out); }
 
 }  // namespace proxyos::edge

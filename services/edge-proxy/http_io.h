@@ -28,6 +28,8 @@
 #include <span>
 #include <string>
 
+#include "header_arena.h"
+
 namespace proxyos::edge {
 
 /// Feeds `parser` from what `buffer` already holds. True when that settled
@@ -91,7 +93,8 @@ enum class BodyFraming { Raw, Chunked };
 /// one segment of one write (a writev of a dozen tiny segments, one per
 /// field as Beast's serializer hands them out, costs the kernel measurably
 /// more).
-void appendHead(const boost::beast::http::request_header<>& head, std::string& out);
+void appendHead(const boost::beast::http::request_header<Fields>& head, std::string& out);
+void appendHead(const boost::beast::http::response_header<Fields>& head, std::string& out);
 void appendHead(const boost::beast::http::response_header<>& head, std::string& out);
 
 /// A write that never waits: on a socket in non-blocking mode, what the

@@ -20,19 +20,7 @@ std::uint64_t processPrefix() {
 const std::uint64_t kPrefix = processPrefix();
 std::atomic<std::uint64_t> counter{0};
 
-bool idChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-         c == ':' || c == '-';
-}
-
 }  // namespace
-
-bool isValidRequestId(std::string_view id) {
-  if (id.empty() || id.size() > 64) return false;
-  for (const char c : id)
-    if (!idChar(c)) return false;
-  return true;
-}
 
 std::string newRequestId() {
   char buf[16 + 1 + 16];
@@ -44,7 +32,7 @@ std::string newRequestId() {
   return std::string(buf, end);
 }
 
-std::string requestIdFor(const boost::beast::http::fields& headers) {
+std::string requestIdFor(const Fields& headers) {
   // One scan rather than count() + find(). Two copies are as bad as none:
   // which one would the upstream see?
   bool seen = false;

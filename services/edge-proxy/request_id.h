@@ -3,16 +3,13 @@
 // id per request, chosen at the edge, sent to the upstream, returned to the
 // client and written to the access log, so one request can be followed
 // through every log it touches.
-#include <boost/beast/http/fields.hpp>
 #include <string>
 #include <string_view>
 
-namespace proxyos::edge {
+#include "header_arena.h"
+#include "shared/core/id.h"  // isValidRequestId
 
-/// 1–64 characters of [A-Za-z0-9._:-]: what a client may choose. Anything
-/// else (spaces, quotes, control bytes) could break log lines or be used to
-/// smuggle text into them.
-bool isValidRequestId(std::string_view id);
+namespace proxyos::edge {
 
 /// A fresh id, unique per process and, with overwhelming probability,
 /// across processes: a random 64-bit prefix drawn once per process and a
@@ -22,7 +19,7 @@ std::string newRequestId();
 
 /// The id for a request with these headers: the client's own when it sent
 /// exactly one valid X-Request-Id, else a new one.
-std::string requestIdFor(const boost::beast::http::fields& headers);
+std::string requestIdFor(const Fields& headers);
 
 /// "X-Request-Id".
 inline constexpr std::string_view kRequestIdHeader = "X-Request-Id";

@@ -11,10 +11,14 @@
 #include <utility>
 #include <vector>
 
+#include "header_arena.h"
 #include "route_table.h"
 #include "shared/model/route.h"
 
 namespace proxyos::edge {
+
+/// The request's header fields as parsed by the data plane.
+using SystemHeaders = Fields;
 
 /// The request as the system route sees it. Views into the request; valid
 /// only during SystemRouteHandler::handle().
@@ -24,7 +28,7 @@ struct SystemRequest {
   std::string_view path;    // target without the query
   std::string_view host;    // Host header as sent
   std::string_view clientIp;
-  const boost::beast::http::fields& headers;
+  const SystemHeaders& headers;
 };
 
 /// What the system route does with one request.

@@ -146,7 +146,13 @@ asio::awaitable<UpstreamExchange::Sent> UpstreamExchange::sendHead(UpstreamState
 asio::awaitable<UpstreamExchange::Head> UpstreamExchange::readResponseHead() {
   sawInterim_ = false;
   for (;;) {
-    responseParser_.emplace();
+    // The first head's fields go to the connection's header arena; any head
+    // after an interim (1xx) one to the heap, so an upstream sending many
+    // interim responses cannot grow the arena (each is freed when replaced).
+    responseParser_.reset();
+    responseParser_.emplace(std::piecewise_construct, std::make_tuple(),
+                            std::make_tuple(sawInterim_ ? ArenaAllocator<char>()
+                                                        : ArenaAllocator<char>(&io_.headerArena)));
     auto& rp = *responseParser_;
     rp.header_limit(static_cast<std::uint32_t>(core_.options.maxHeaderBytes));
     rp.body_limit(kUnlimitedBody);

@@ -1,5 +1,7 @@
 #include "shared/core/id.h"
 
+#include <cctype>
+
 #include <openssl/rand.h>
 
 #include <array>
@@ -33,6 +35,13 @@ bool isValidId(const std::string& s) {
     const bool ok = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c == '-' || c == '_';
     if (!ok) return false;
   }
+  return true;
+}
+
+bool isValidRequestId(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (const char c : id)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != ':' && c != '-') return false;
   return true;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 #include <string>
+#include <string_view>
 
 #include "shared/core/clock.h"
 
@@ -12,5 +13,10 @@ std::string newId(const Clock& clock);
 
 /// True when `s` has the shape newId() produces (used to validate path params).
 bool isValidId(const std::string& s);
+
+/// An X-Request-Id a client may choose: 1-64 characters of [A-Za-z0-9._:-].
+/// Anything else (spaces, quotes, control bytes) could break log lines or
+/// smuggle text into them, so it is replaced by a fresh id.
+bool isValidRequestId(std::string_view id);
 
 }  // namespace proxyos

@@ -17,12 +17,6 @@ namespace wh = web::http;
 
 namespace {
 
-bool validRequestId(const std::string& id) {
-  return !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](unsigned char c) {
-    return std::isalnum(c) || c == '-' || c == '_' || c == '.';
-  });
-}
-
 // Strips CR/LF: cpprestsdk writes header values raw (TOOLCHAIN.md).
 std::string headerSafe(std::string v) {
   v.erase(std::remove_if(v.begin(), v.end(), [](char c) { return c == '\r' || c == '\n'; }), v.end());
@@ -100,7 +94,7 @@ void RestService::start() {
       Request req;
       req.method = raw.method();
       req.requestId = raw.headers().has("X-Request-Id") ? raw.headers()["X-Request-Id"] : "";
-      if (!validRequestId(req.requestId)) req.requestId = newId(clock_);
+      if (!isValidRequestId(req.requestId)) req.requestId = newId(clock_);
       Response resp;
       std::string pattern = "unmatched";
       try {

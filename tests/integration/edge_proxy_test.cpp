@@ -265,6 +265,30 @@ TEST_P(EdgeProxyTest, KeepAliveReusesClientAndUpstreamConnections) {
   EXPECT_EQ(nlohmann::json::parse(c.read().body())["target"], "/headers?n=2");
 }
 
+// The fields of each request and response live in a per-connection arena
+// (header_arena.h) emptied when the next request starts: heads far larger than
+// its first block, then small ones, on one connection, each arrive intact.
+TEST_P(EdgeProxyTest, LargeAndSmallHeadsAlternateOnOneConnection) {
+  TestUpstream a("A");
+  publish({route("r1", {a.url()})});
+  startProxy();
+  Client c(port_);
+  for (int i = 0; i < 3; ++i) {
+    const std::string big(40 * 1024 + i, static_cast<char>('a' + i));
+    auto res = c.get("/headers", {{"X-Big", big}, {"X-N", std::to_string(i)}});
+    ASSERT_EQ(res.result_int(), 200u);
+    auto h = nlohmann::json::parse(res.body())["headers"];
+    EXPECT_EQ(h["x-big"], big);
+    EXPECT_EQ(h["x-n"], std::to_string(i));
+    res = c.get("/headers", {{"X-Small", "s" + std::to_string(i)}});
+    ASSERT_EQ(res.result_int(), 200u);
+    h = nlohmann::json::parse(res.body())["headers"];
+    EXPECT_EQ(h["x-small"], "s" + std::to_string(i));
+    EXPECT_FALSE(h.contains("x-big"));
+  }
+  EXPECT_EQ(a.connectionsAccepted(), 1);
+}
+
 TEST_P(EdgeProxyTest, RequestIdsAreKeptOrReplacedAndReturned) {
   TestUpstream a("A");
   publish({route("r1", {a.url()})});

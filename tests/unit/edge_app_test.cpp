@@ -216,7 +216,7 @@ class SystemRouteTest : public DashboardFilesTest {
                                        parseUrl("https://sso.internal").value()};
     if (!route) route = std::make_unique<EdgeSystemRoute>(services, DashboardFiles::load(dir.path()).value(),
                                                            [] { return std::string(R"({"node":"n"})"); });
-    boost::beast::http::fields headers;
+    SystemHeaders headers;
     if (!ifNoneMatch.empty()) headers.set(boost::beast::http::field::if_none_match, ifNoneMatch);
     return route->handle({method, path, path, "dash.test", "127.0.0.1", headers});
   }
