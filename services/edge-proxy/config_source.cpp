@@ -170,7 +170,7 @@ void NatsConfigSource::applyEntry(Feed feed, const store::KvEntry& entry, FeedSt
     // entry's, never stored in the value (docs/architecture.md).
     route.value().id = id;
     route.value().revision = entry.revision;
-    target.routes[id] = std::move(route.value());
+    target.routes[id] = std::make_shared<const model::Route>(std::move(route.value()));
     return;
   }
 

@@ -68,8 +68,9 @@ struct ConfigSourceStats {
 ///
 /// Threads: one reader thread per bucket blocks in KvWatcher::next() and
 /// folds entries into the decoded state under `mu_`; one builder thread waits
-/// for changes, copies the state under `mu_`, builds the table without the
-/// lock and runs the callback. Request threads never touch this class.
+/// for changes, copies the state under `mu_` (pointers to the shared routes,
+/// so the readers wait microseconds, not a deep copy of 10,000 routes),
+/// builds the table without the lock and runs the callback. Request threads never touch this class.
 ///
 /// Entries: `route.<id>` is decoded strictly (model::parseRoute); one that
 /// fails is logged and counted, and the route keeps its last good version if
@@ -92,7 +93,10 @@ class NatsConfigSource final : public ConfigSource {
   enum class Feed { Routes, Providers };
   /// One bucket's decoded content.
   struct FeedState {
-    std::map<std::string, model::Route> routes;    // Routes feed: id -> route
+    /// Routes feed: id -> route. Shared with the snapshots and tables built
+    /// from it: an entry is replaced by a new object when its route changes,
+    /// never modified, so a build copies pointers, not routes.
+    std::map<std::string, SharedRoutes::Ptr> routes;
     std::map<std::string, std::string> providers;  // Providers feed: id -> JSON
     std::uint64_t revision = 0;
   };

@@ -168,6 +168,10 @@ int runEdge(const Env& env) {
     return 1;
   }
 
+  // Saves the applied tables off the config source's thread, at most once a
+  // second (last_known_good.h). Declared before the source so it outlives the
+  // source's callbacks.
+  LastKnownGoodWriter lkgWriter(lkg, clock);
   NatsConfigSource source(nats.value(), clock, {systemHost, config.common.natsReplicas});
   StatusSources status{config, startedAt, tables, source, *nats.value(), *server};
   sources = &status;
@@ -188,8 +192,9 @@ int runEdge(const Env& env) {
     return 1;
   }
 
+  lkgWriter.start();
   if (auto s = source.start([&](std::shared_ptr<const RouteTable> table) {
-        applyTable(std::move(table), tables, &lkg);
+        applyTable(std::move(table), tables, lkgWriter);
         heartbeat.notify();
       });
       !s) {
@@ -223,6 +228,7 @@ int runEdge(const Env& env) {
                  kDrainTimeout.count());
   heartbeat.stop();
   source.stop();
+  lkgWriter.stop();  // after the source: the last applied table is on disk
   admin.stop();
   work.reset();
   ioc.stop();

@@ -48,6 +48,23 @@ Result<std::vector<UpstreamEndpoint>> parseUpstreams(const model::Route& route, 
 
 }  // namespace
 
+SharedRoutes::SharedRoutes(std::vector<model::Route> routes) {
+  routes_.reserve(routes.size());
+  for (auto& r : routes) routes_.push_back(std::make_shared<const model::Route>(std::move(r)));
+}
+
+SharedRoutes::SharedRoutes(std::initializer_list<model::Route> routes) {
+  routes_.reserve(routes.size());
+  for (const auto& r : routes) routes_.push_back(std::make_shared<const model::Route>(r));
+}
+
+bool SharedRoutes::operator==(const SharedRoutes& o) const {
+  if (routes_.size() != o.routes_.size()) return false;
+  for (std::size_t i = 0; i < routes_.size(); ++i)
+    if (routes_[i] != o.routes_[i] && *routes_[i] != *o.routes_[i]) return false;
+  return true;
+}
+
 std::string_view normalizeHost(std::string_view host, char* buf, std::size_t size) {
   std::string_view h = host;
   if (h.empty()) return {};
@@ -79,8 +96,7 @@ Result<std::shared_ptr<const RouteTable>> RouteTable::build(ConfigSnapshot input
   // Not make_shared: the constructor is private.
   std::shared_ptr<RouteTable> table(new RouteTable());
   table->systemHost_ = normalizeSystemHost(systemHost);
-  table->system_.kind = MatchKind::System;
-  table->system_.route.id = "system";
+  table->systemRoute_.id = "system";
   table->providers_.insert(inputs.providersJson.begin(), inputs.providersJson.end());
 
   // Fill routes_ completely before indexing: the indexes hold pointers into it.
@@ -90,6 +106,8 @@ Result<std::shared_ptr<const RouteTable>> RouteTable::build(ConfigSnapshot input
     if (!route.enabled) continue;
     auto upstreams = parseUpstreams(route, i);
     if (!upstreams) return upstreams.error();
+    // `route` lives in inputs.routes' shared object, which the table keeps
+    // (inputs_ below): the reference stays valid for the table's lifetime.
     table->routes_.push_back({MatchKind::Route, route, std::move(upstreams.value())});
   }
 

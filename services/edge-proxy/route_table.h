@@ -7,6 +7,8 @@
 // started with even when a newer one is swapped in meanwhile.
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <string>
@@ -19,12 +21,68 @@
 
 namespace proxyos::edge {
 
+/// The routes of a ConfigSnapshot, each held by a shared_ptr so snapshots and
+/// tables built one after the other share the routes that did not change:
+/// with 10,000 routes a rebuild copies 10,000 pointers, not 10,000 routes,
+/// and two tables alive during a swap hold one copy of each route, not two.
+/// A route is never modified once shared (it is `const`); a change is a new
+/// object. Reads like a std::vector<model::Route> (iteration, [], size) and
+/// converts from one, so tests and the last-known-good decoder can keep
+/// building snapshots from plain routes. Equality compares the routes.
+class SharedRoutes {
+ public:
+  using Ptr = std::shared_ptr<const model::Route>;
+
+  class const_iterator {
+   public:
+    using iterator_category = std::random_access_iterator_tag;
+    using value_type = model::Route;
+    using difference_type = std::ptrdiff_t;
+    using pointer = const model::Route*;
+    using reference = const model::Route&;
+    const_iterator() = default;
+    explicit const_iterator(std::vector<Ptr>::const_iterator it) : it_(it) {}
+    reference operator*() const { return **it_; }
+    pointer operator->() const { return it_->get(); }
+    const_iterator& operator++() { ++it_; return *this; }
+    const_iterator operator++(int) { auto old = *this; ++it_; return old; }
+    difference_type operator-(const const_iterator& o) const { return it_ - o.it_; }
+    bool operator==(const const_iterator&) const = default;
+    /// The shared_ptr itself, to share the route with another snapshot.
+    const Ptr& ptr() const { return *it_; }
+
+   private:
+    std::vector<Ptr>::const_iterator it_;
+  };
+
+  SharedRoutes() = default;
+  SharedRoutes(std::vector<model::Route> routes);  // NOLINT: implicit on purpose
+  SharedRoutes(std::initializer_list<model::Route> routes);
+  SharedRoutes(std::vector<Ptr> routes) : routes_(std::move(routes)) {}  // NOLINT
+
+  const_iterator begin() const { return const_iterator(routes_.begin()); }
+  const_iterator end() const { return const_iterator(routes_.end()); }
+  const model::Route& operator[](std::size_t i) const { return *routes_[i]; }
+  std::size_t size() const { return routes_.size(); }
+  bool empty() const { return routes_.empty(); }
+  void reserve(std::size_t n) { routes_.reserve(n); }
+  void push_back(model::Route route) { routes_.push_back(std::make_shared<const model::Route>(std::move(route))); }
+  /// Shares `route` (never null).
+  void push_back(Ptr route) { routes_.push_back(std::move(route)); }
+  const Ptr& ptr(std::size_t i) const { return routes_[i]; }
+
+  bool operator==(const SharedRoutes& o) const;
+
+ private:
+  std::vector<Ptr> routes_;
+};
+
 /// Everything a table is built from: the decoded routes of `proxyos-routes`,
 /// the SSO providers of `proxyos-sso-providers` as opaque JSON (until the
 /// SsoProvider model lands), and the revisions they reflect. This is also what
 /// the last-known-good file stores.
 struct ConfigSnapshot {
-  std::vector<model::Route> routes;                    // disabled ones included
+  SharedRoutes routes;                                 // disabled ones included
   std::map<std::string, std::string> providersJson;    // provider id -> its JSON
   std::uint64_t revision = 0;           // highest proxyos-routes revision seen (claims included)
   std::uint64_t providersRevision = 0;  // highest proxyos-sso-providers revision seen
@@ -54,7 +112,9 @@ struct MatchedRoute {
   MatchKind kind = MatchKind::Route;
   /// The whole route (id, pathPrefix, tlsMode, forceHttps, ssoEnabled,
   /// ssoProviderId, accessosGroups, header ops, ...). Empty for System.
-  model::Route route;
+  /// A reference into the table's inputs() (shared with other snapshots),
+  /// not a copy: one copy of each route in memory however many tables hold it.
+  const model::Route& route;
   /// route.upstreams, parsed, in the same order.
   std::vector<UpstreamEndpoint> upstreams;
 };
@@ -98,7 +158,7 @@ class RouteTable {
   RouteTable& operator=(const RouteTable&) = delete;
 
  private:
-  RouteTable() = default;
+  RouteTable() : system_{MatchKind::System, systemRoute_, {}} {}
 
   struct StringHash {
     using is_transparent = void;
@@ -114,6 +174,7 @@ class RouteTable {
   std::string systemHost_;
   std::map<std::string, std::string, std::less<>> providers_;
   std::vector<MatchedRoute> routes_;  // never resized after indexing: the indexes point into it
+  model::Route systemRoute_;          // what system_.route refers to: only its id is set
   MatchedRoute system_;
   HostIndex exact_;      // "a.example.com" -> routes
   HostIndex wildcard_;   // "example.com" (from "*.example.com") -> routes

@@ -1,5 +1,6 @@
 #include "shared/store/kv_bucket.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "shared/crypto/base64url.h"
@@ -188,23 +189,80 @@ Result<std::unique_ptr<KvWatcher>> KvBucket::watch(const std::string& filter) {
   kvWatcher* w = nullptr;
   natsStatus s = kvStore_Watch(&w, kv.value(), filter.c_str(), nullptr);
   if (s != NATS_OK) return natsError(s, "watch " + filter);
-  return std::make_unique<KvWatcher>(w);
+  return std::make_unique<KvWatcher>(w, conn_->jetStream(), "$KV." + config_.name + ".", filter);
 }
 
-KvWatcher::~KvWatcher() { kvWatcher_Destroy(w_); }
+KvWatcher::~KvWatcher() {
+  if (live_ != nullptr) natsSubscription_Destroy(live_);
+  if (w_ != nullptr) kvWatcher_Destroy(w_);
+}
 
-void KvWatcher::stop() { kvWatcher_Stop(w_); }
+void KvWatcher::stop() {
+  if (live_ != nullptr) natsSubscription_Unsubscribe(live_);
+  if (w_ != nullptr) kvWatcher_Stop(w_);
+}
+
+Status KvWatcher::switchToLiveConsumer() {
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  so.Stream = nullptr;
+  so.Ordered = true;
+  // Every entry after the last one of the snapshot. The snapshot delivered
+  // the last entry of every key (deletes included), so the highest revision
+  // seen is the stream's last sequence when the snapshot was taken.
+  so.Config.DeliverPolicy = js_DeliverByStartSequence;
+  so.Config.OptStartSeq = lastRevision_ + 1;
+  natsSubscription* sub = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  const std::string subject = prefix_ + filter_;
+  natsStatus s = js_SubscribeSync(&sub, js_, subject.c_str(), nullptr, &so, &jerr);
+  if (s != NATS_OK) return natsError(s, "watch " + subject);
+  live_ = sub;
+  kvWatcher_Destroy(w_);
+  w_ = nullptr;
+  return okStatus();
+}
 
 Result<KvWatcher::Event> KvWatcher::next(std::chrono::milliseconds timeout) {
+  if (live_ != nullptr) {
+    natsMsg* msg = nullptr;
+    natsStatus s = natsSubscription_NextMsg(&msg, live_, timeout.count());
+    if (s == NATS_TIMEOUT) return Event{};
+    if (s != NATS_OK) return natsError(s, "watch");
+    Event ev{Event::Type::Entry, {}};
+    const char* subject = natsMsg_GetSubject(msg);
+    ev.entry.key = std::strncmp(subject, prefix_.c_str(), prefix_.size()) == 0 ? subject + prefix_.size() : subject;
+    const char* data = natsMsg_GetData(msg);
+    ev.entry.value.assign(data ? data : "", static_cast<size_t>(natsMsg_GetDataLength(msg)));
+    const char* op = nullptr;
+    if (natsMsgHeader_Get(msg, "KV-Operation", &op) == NATS_OK && op != nullptr) {
+      if (std::strcmp(op, "DEL") == 0) ev.entry.op = KvEntry::Op::Delete;
+      else if (std::strcmp(op, "PURGE") == 0) ev.entry.op = KvEntry::Op::Purge;
+    }
+    jsMsgMetaData* meta = nullptr;
+    if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
+      ev.entry.revision = meta->Sequence.Stream;
+      ev.entry.created = Clock::WallTime{std::chrono::duration_cast<Clock::WallTime::duration>(
+          std::chrono::nanoseconds{meta->Timestamp})};
+      jsMsgMetaData_Destroy(meta);
+    }
+    natsMsg_Destroy(msg);
+    lastRevision_ = std::max(lastRevision_, ev.entry.revision);
+    return ev;
+  }
   kvEntry* e = nullptr;
   natsStatus s = kvWatcher_Next(&e, w_, timeout.count());
   if (s == NATS_TIMEOUT) return Event{};
   if (s != NATS_OK) return natsError(s, "watch");
   if (e == nullptr) {
+    if (js_ != nullptr) {
+      if (auto st = switchToLiveConsumer(); !st) return st.error();
+    }
     return Event{Event::Type::SnapshotComplete, {}};
   }
   Event ev{Event::Type::Entry, toEntry(e)};
   kvEntry_Destroy(e);
+  lastRevision_ = std::max(lastRevision_, ev.entry.revision);
   return ev;
 }
 

@@ -162,6 +162,25 @@ TEST_F(EdgeConfigTest, BurstsAreCoalesced) {
     EXPECT_EQ(received.last()->match("h" + std::to_string(i) + ".test", "/")->route.id, "r" + std::to_string(i));
 }
 
+TEST_F(EdgeConfigTest, UnchangedRoutesAreSharedBetweenTablesAndAChangedOneIsNot) {
+  putRoute(makeRoute("same", "same.test"));
+  putRoute(makeRoute("changed", "changed.test", "http://v1:80"));
+  startSource();
+  ASSERT_TRUE(testing::waitUntil([&] { return received.lastRoutes("changed.test", "changed"); }, 10s));
+  auto before = received.last();
+
+  const uint64_t rev = putRoute(makeRoute("changed", "changed.test", "http://v2:80"));
+  ASSERT_TRUE(testing::waitUntil([&] { return received.last()->revision() >= rev; }, 10s));
+  auto after = received.last();
+  ASSERT_NE(before, after);
+  // A rebuild copies pointers to the routes that did not change, not the routes.
+  EXPECT_EQ(&before->match("same.test", "/")->route, &after->match("same.test", "/")->route);
+  EXPECT_NE(&before->match("changed.test", "/")->route, &after->match("changed.test", "/")->route);
+  EXPECT_EQ(before->match("changed.test", "/")->upstreams.at(0).host, "v1") << "the old table is untouched";
+  EXPECT_EQ(after->match("changed.test", "/")->upstreams.at(0).host, "v2");
+  EXPECT_EQ(after->match("changed.test", "/")->route.revision, rev);
+}
+
 TEST_F(EdgeConfigTest, InvalidEntriesAreSkippedAndTheRestServed) {
   putRoute(makeRoute("good", "good.test", "http://v1:80"));
   ASSERT_TRUE(routes->put("route.notjson", "{not json").ok());

@@ -2,6 +2,8 @@
 // snapshot-complete signal, and recovery across a server restart.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "shared/store/kv_bucket.h"
 #include "tests/support/test_servers.h"
 #include "tests/support/wait.h"
@@ -94,6 +96,55 @@ TEST_F(KvBucketTest, WatchDeliversSnapshotThenCompleteThenLiveChanges) {
   EXPECT_EQ(e2.entry.key, "route.a");
   EXPECT_EQ(e2.entry.op, KvEntry::Op::Delete);
   EXPECT_EQ(watcher->next(100ms).value().type, KvWatcher::Event::Type::Idle);
+}
+
+TEST_F(KvBucketTest, LiveChangesAfterTheSnapshotComeOnceInOrderWithTheirRevisions) {
+  // After the snapshot the watcher moves to a start-sequence consumer (see
+  // KvWatcher): nothing written around the switch may be lost or repeated.
+  ASSERT_TRUE(bucket->put("route.a", "A1").ok());
+  ASSERT_TRUE(bucket->remove("route.gone").ok());  // a delete marker is the bucket's last entry
+  auto watcher = bucket->watch(">").value();
+  const uint64_t early = bucket->put("route.b", "B1").value();  // may land in the snapshot or after it
+  std::vector<std::string> seen;
+  for (;;) {
+    auto ev = watcher->next(2000ms);
+    ASSERT_TRUE(ev.ok());
+    ASSERT_NE(ev.value().type, KvWatcher::Event::Type::Idle);
+    if (ev.value().type == KvWatcher::Event::Type::SnapshotComplete) break;
+    seen.push_back(ev.value().entry.key);
+  }
+  std::vector<uint64_t> revs;
+  for (int i = 0; i < 50; ++i) revs.push_back(bucket->put("route.n" + std::to_string(i), "v").value());
+  revs.push_back(bucket->put("route.a", "A2").value());
+  const uint64_t del = [&] {
+    EXPECT_TRUE(bucket->remove("route.n0").ok());
+    return bucket->lastRevision().value();
+  }();
+  // route.b comes exactly once: in the snapshot or as the first live entry.
+  const bool bInSnapshot = std::count(seen.begin(), seen.end(), "route.b") == 1;
+  std::vector<KvEntry> live;
+  while (live.size() < (bInSnapshot ? 52u : 53u)) {
+    auto ev = watcher->next(2000ms);
+    ASSERT_TRUE(ev.ok());
+    ASSERT_EQ(ev.value().type, KvWatcher::Event::Type::Entry) << "after " << live.size() << " live entries";
+    live.push_back(ev.value().entry);
+  }
+  std::size_t i = 0;
+  if (!bInSnapshot) {
+    EXPECT_EQ(live[0].key, "route.b");
+    EXPECT_EQ(live[0].revision, early);
+    i = 1;
+  }
+  for (std::size_t k = 0; k < revs.size(); ++k, ++i) {
+    EXPECT_EQ(live[i].revision, revs[k]);
+    EXPECT_EQ(live[i].op, KvEntry::Op::Put);
+  }
+  EXPECT_EQ(live[i - 1].key, "route.a");
+  EXPECT_EQ(live[i - 1].value, "A2");
+  EXPECT_EQ(live[i].key, "route.n0");
+  EXPECT_EQ(live[i].op, KvEntry::Op::Delete);
+  EXPECT_EQ(live[i].revision, del);
+  EXPECT_EQ(watcher->next(100ms).value().type, KvWatcher::Event::Type::Idle) << "nothing twice";
 }
 
 TEST_F(KvBucketTest, EmptyBucketSnapshotCompletesAtOnce) {

@@ -10,6 +10,7 @@
 #include "services/edge-proxy/table_holder.h"
 #include "tests/support/read_file.h"
 #include "tests/support/temp_dir.h"
+#include "tests/support/wait.h"
 
 namespace proxyos::edge {
 namespace {
@@ -292,6 +293,112 @@ TEST(LastKnownGoodTest, SaveReportsAnUnwritableDirectory) {
   auto s = file.save(sampleSnapshot());
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().kind, ErrorKind::Unavailable);
+}
+
+TEST(RouteTableTest, TablesShareUnchangedRoutesAndNeverAChangedOne) {
+  ConfigSnapshot first;
+  first.routes = {makeRoute("same", {"same.test"}), makeRoute("changed", {"changed.test"})};
+  first.revision = 1;
+  auto before = RouteTable::build(first, kSystemHost).value();
+
+  // As the config source builds the next snapshot: the unchanged route's
+  // shared object, and a new object for the changed one.
+  ConfigSnapshot second;
+  second.routes.push_back(first.routes.ptr(0));
+  second.routes.push_back(makeRoute("changed", {"changed.test"}, "/", {"http://other:9"}));
+  second.revision = 2;
+  auto after = RouteTable::build(second, kSystemHost).value();
+
+  EXPECT_EQ(&before->match("same.test", "/")->route, &after->match("same.test", "/")->route)
+      << "an unchanged route is one object in both tables";
+  EXPECT_EQ(&after->match("same.test", "/")->route, &after->inputs().routes[0]) << "not a copy of inputs()";
+  EXPECT_NE(&before->match("changed.test", "/")->route, &after->match("changed.test", "/")->route);
+  EXPECT_EQ(before->match("changed.test", "/")->route.upstreams.at(0), "http://backend:8080")
+      << "the old table keeps serving the old version";
+  EXPECT_EQ(after->match("changed.test", "/")->route.upstreams.at(0), "http://other:9");
+  EXPECT_EQ(after->match("changed.test", "/")->upstreams.at(0).host, "other");
+
+  // The routes outlive the snapshots they were built from.
+  first = {};
+  second = {};
+  before.reset();
+  EXPECT_EQ(after->match("same.test", "/")->route.id, "same");
+  EXPECT_EQ(after->match(kSystemHost, "/")->route.id, "system");
+}
+
+TEST(RouteTableTest, SnapshotEqualityComparesRoutesNotPointers) {
+  ConfigSnapshot a;
+  a.routes = {makeRoute("r", {"r.test"})};
+  ConfigSnapshot b;
+  b.routes = {makeRoute("r", {"r.test"})};
+  EXPECT_EQ(a, b);
+  b.routes = {makeRoute("r", {"r2.test"})};
+  EXPECT_NE(a, b);
+}
+
+TEST(LastKnownGoodTest, EncodingIsTheSameDocumentAsOneJsonTree) {
+  // encodeSnapshot() writes route by route; files written before that (one
+  // nlohmann document, dump()ed) and after must be the same bytes.
+  const ConfigSnapshot s = sampleSnapshot();
+  nlohmann::ordered_json j;
+  j["format"] = 1;
+  j["revision"] = s.revision;
+  j["providersRevision"] = s.providersRevision;
+  j["routes"] = nlohmann::ordered_json::array();
+  for (const auto& route : s.routes) j["routes"].push_back(model::toJson(route));
+  j["providers"] = nlohmann::ordered_json::object();
+  for (const auto& [id, json] : s.providersJson) j["providers"][id] = json;
+  EXPECT_EQ(encodeSnapshot(s), j.dump());
+  EXPECT_EQ(encodeSnapshot(ConfigSnapshot{}),
+            R"({"format":1,"revision":0,"providersRevision":0,"routes":[],"providers":{}})");
+}
+
+std::shared_ptr<const RouteTable> tableAt(std::uint64_t revision) {
+  ConfigSnapshot s;
+  s.routes = {makeRoute("r" + std::to_string(revision), {"app.test"})};
+  s.revision = revision;
+  return RouteTable::build(std::move(s), kSystemHost).value();
+}
+
+TEST(LastKnownGoodWriterTest, CoalescesButAlwaysWritesTheLatestTable) {
+  testing::TempDir dir;
+  LastKnownGood file(dir.path());
+  TableHolder holder;
+  LastKnownGoodWriter writer(file, SystemClock::instance(), std::chrono::milliseconds(300));
+  writer.start();
+  applyTable(tableAt(1), holder, writer);
+  // The first table is written at once.
+  ASSERT_TRUE(testing::waitUntil([&] { return writer.saves() == 1; }, std::chrono::seconds(10)));
+  EXPECT_EQ(file.load().value().revision, 1u);
+  // A burst within the interval: applied at once, written once, the last one.
+  for (std::uint64_t rev = 2; rev <= 20; ++rev) applyTable(tableAt(rev), holder, writer);
+  EXPECT_EQ(holder.revision(), 20u) << "publishing never waits for the disk";
+  ASSERT_TRUE(testing::waitUntil([&] { return writer.saves() >= 2; }, std::chrono::seconds(10)));
+  EXPECT_EQ(file.load().value().revision, 20u) << "the latest table";
+  EXPECT_EQ(file.load().value().routes[0].id, "r20");
+  // Nothing else is pending: no further file comes.
+  EXPECT_FALSE(testing::waitUntil([&] { return writer.saves() > 2; }, std::chrono::milliseconds(600)))
+      << "19 tables in 300 ms: one file";
+  writer.stop();
+  EXPECT_EQ(writer.saves(), 2u) << "nothing pending, nothing written";
+}
+
+TEST(LastKnownGoodWriterTest, StopWritesThePendingTable) {
+  testing::TempDir dir;
+  LastKnownGood file(dir.path());
+  TableHolder holder;
+  LastKnownGoodWriter writer(file, SystemClock::instance(), std::chrono::hours(1));
+  writer.start();
+  applyTable(tableAt(1), holder, writer);
+  ASSERT_TRUE(testing::waitUntil([&] { return writer.saves() == 1; }, std::chrono::seconds(10)));
+  applyTable(tableAt(2), holder, writer);
+  applyTable(tableAt(3), holder, writer);
+  EXPECT_EQ(file.load().value().revision, 1u) << "held back by the interval";
+  writer.stop();
+  EXPECT_EQ(writer.saves(), 2u);
+  EXPECT_EQ(file.load().value().revision, 3u) << "stop() writes the latest table, skipping 2";
+  writer.stop();  // idempotent
+  EXPECT_EQ(writer.saves(), 2u);
 }
 
 }  // namespace
