@@ -360,15 +360,26 @@ std::shared_ptr<const RouteTable> tableAt(std::uint64_t revision) {
   return RouteTable::build(std::move(s), kSystemHost).value();
 }
 
-TEST(LastKnownGoodWriterTest, CoalescesButAlwaysWritesTheLatestTable) {
+/// A writer with its file and table holder; the first table (revision 1)
+/// already applied and written.
+class LastKnownGoodWriterTest : public ::testing::Test {
+ protected:
+  void startWith(std::chrono::milliseconds interval) {
+    writer = std::make_unique<LastKnownGoodWriter>(file, SystemClock::instance(), interval);
+    writer->start();
+    applyTable(tableAt(1), holder, *writer);
+    // The first table is written at once.
+    ASSERT_TRUE(testing::waitUntil([&] { return writer->saves() == 1; }, std::chrono::seconds(10)));
+  }
   testing::TempDir dir;
-  LastKnownGood file(dir.path());
+  LastKnownGood file{dir.path()};
   TableHolder holder;
-  LastKnownGoodWriter writer(file, SystemClock::instance(), std::chrono::milliseconds(300));
-  writer.start();
-  applyTable(tableAt(1), holder, writer);
-  // The first table is written at once.
-  ASSERT_TRUE(testing::waitUntil([&] { return writer.saves() == 1; }, std::chrono::seconds(10)));
+  std::unique_ptr<LastKnownGoodWriter> writer;
+};
+
+TEST_F(LastKnownGoodWriterTest, CoalescesButAlwaysWritesTheLatestTable) {
+  ASSERT_NO_FATAL_FAILURE(startWith(std::chrono::milliseconds(300)));
+  LastKnownGoodWriter& writer = *this->writer;
   EXPECT_EQ(file.load().value().revision, 1u);
   // A burst within the interval: applied at once, written once, the last one.
   for (std::uint64_t rev = 2; rev <= 20; ++rev) applyTable(tableAt(rev), holder, writer);
@@ -383,14 +394,9 @@ TEST(LastKnownGoodWriterTest, CoalescesButAlwaysWritesTheLatestTable) {
   EXPECT_EQ(writer.saves(), 2u) << "nothing pending, nothing written";
 }
 
-TEST(LastKnownGoodWriterTest, StopWritesThePendingTable) {
-  testing::TempDir dir;
-  LastKnownGood file(dir.path());
-  TableHolder holder;
-  LastKnownGoodWriter writer(file, SystemClock::instance(), std::chrono::hours(1));
-  writer.start();
-  applyTable(tableAt(1), holder, writer);
-  ASSERT_TRUE(testing::waitUntil([&] { return writer.saves() == 1; }, std::chrono::seconds(10)));
+TEST_F(LastKnownGoodWriterTest, StopWritesThePendingTable) {
+  ASSERT_NO_FATAL_FAILURE(startWith(std::chrono::hours(1)));
+  LastKnownGoodWriter& writer = *this->writer;
   applyTable(tableAt(2), holder, writer);
   applyTable(tableAt(3), holder, writer);
   EXPECT_EQ(file.load().value().revision, 1u) << "held back by the interval";
