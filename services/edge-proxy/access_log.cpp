@@ -76,12 +76,12 @@ AccessLog::AccessLog(std::string node, const Clock& clock, AccessLogWriter write
 
 AccessLog::~AccessLog() { stop(); }
 
-void AccessLog::onRequest(const AccessRecord& record) {
+void AccessLog::onRequest(AccessRecord&& record) {
   requests_.fetch_add(1, std::memory_order_relaxed);
   const int cls = record.status >= 100 && record.status < 600 ? record.status / 100 : 0;
   byClass_[cls].fetch_add(1, std::memory_order_relaxed);
   if (!writer_) return;
-  Entry entry{record, clock_.now()};
+  Entry entry{std::move(record), clock_.now()};
   bool wake = false;
   {
     std::lock_guard lock(mu_);

@@ -41,7 +41,7 @@ class AccessLog final : public ProxyObserver {
   AccessLog& operator=(const AccessLog&) = delete;
 
   /// Any I/O thread: counts the request and queues its line.
-  void onRequest(const AccessRecord& record) override;
+  void onRequest(AccessRecord&& record) override;
   /// Writes what is queued and ends the writer thread. Idempotent.
   void stop();
 

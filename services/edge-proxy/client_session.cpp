@@ -174,7 +174,7 @@ asio::awaitable<bool> ClientSession::serveOne(bool first) {
     keep = co_await dispatch(parser, record);
   }
   record.totalLatency = since(core_->clock, start);
-  if (record.status != 0 || !record.method.empty()) core_->observer.onRequest(record);
+  if (record.status != 0 || !record.method.empty()) core_->observer.onRequest(std::move(record));
   co_return keep && !stopRequested_ && !core_->stopping;
 }
 

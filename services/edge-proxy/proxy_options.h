@@ -58,17 +58,18 @@ struct AccessRecord {
 
 /// Receives access records. Called on the request's I/O thread (any of the
 /// io_context's threads, concurrently): implementations must be thread-safe
-/// and must not block.
+/// and must not block. The record is handed over (the request is done with
+/// it), so an observer that keeps it moves rather than copies its strings.
 class ProxyObserver {
  public:
   virtual ~ProxyObserver() = default;
-  virtual void onRequest(const AccessRecord& record) = 0;
+  virtual void onRequest(AccessRecord&& record) = 0;
 };
 
 /// An observer that drops every record.
 class NullProxyObserver final : public ProxyObserver {
  public:
-  void onRequest(const AccessRecord&) override {}
+  void onRequest(AccessRecord&&) override {}
 };
 
 }  // namespace proxyos::edge

@@ -136,10 +136,10 @@ long rssGrowthKb(Work&& work) {
 
 class RecordingObserver : public ProxyObserver {
  public:
-  void onRequest(const AccessRecord& r) override {
+  void onRequest(AccessRecord&& r) override {
     if (!store) return;
     std::lock_guard lock(mu_);
-    records_.push_back(r);
+    records_.push_back(std::move(r));
   }
   std::atomic<bool> store{true};
   std::vector<AccessRecord> records() {
