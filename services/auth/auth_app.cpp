@@ -16,6 +16,7 @@
 #include "shared/http/service_client.h"
 #include "shared/model/user.h"
 #include "shared/redis/redis_client.h"
+#include "shared/session/handoff.h"
 #include "shared/session/login_rate_limiter.h"
 #include "shared/session/redis_session_store.h"
 #include "shared/session/service_token.h"
@@ -91,6 +92,7 @@ int runAuth(const Env& env) {
   redis::Client redis({common.redis});
   session::RedisSessionStore sessions(redis);
   session::RedisLoginRateLimiter limiter(redis, config.limits);
+  session::RedisHandoffStore handoffs(redis);
   const session::SigningKeys keys(common.secret, common.previousSecrets);
   session::SessionVerifier verifier(keys, sessions, clock);
   session::ServiceAwareTokenVerifier anyToken(keys, clock, tokens);
@@ -103,7 +105,7 @@ int runAuth(const Env& env) {
     return reply && reply.value().status == 200 && !reply.value().body.value("routes", nlohmann::json::array()).empty();
   };
   SessionApi sessionApi({common.publicUrl, common.cookieDomain, parseCidrs(common.trustedProxies), {}, servesHost},
-                        keys, sessions,
+                        keys, sessions, handoffs,
                         verifier, limiter, users, guard, clock, [nats](const std::string& id) {
                           // Edges drop cached verdicts for this session at once.
                           if (auto s = nats->publish("proxyos.session.revoked", id); !s)

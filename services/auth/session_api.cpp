@@ -25,14 +25,35 @@ Error unauthorized(const std::string& code, const std::string& message) {
   return Error::make(ErrorKind::Unauthorized, code, message);
 }
 
+http::Response redirectTo(const std::string& location) {
+  http::Response r;
+  r.status = 302;
+  r.contentType.clear();
+  r.header("Location", location);
+  return r;
+}
+
+// A handoff answer carries a one-time code (or leads to one): no cache may
+// keep it, and the next page must not see it in a Referer.
+http::Response noStore(http::Response r) {
+  r.header("Cache-Control", "no-store").header("Referrer-Policy", "no-referrer");
+  return r;
+}
+
+Error storeUnavailable() {
+  return Error::make(ErrorKind::Unavailable, "session_store_unavailable", "the session store (Redis) is unavailable");
+}
+
 }  // namespace
 
 SessionApi::SessionApi(SessionSettings settings, const session::SigningKeys& keys, session::SessionStore& store,
-                       session::SessionVerifier& verifier, session::LoginRateLimiter& limiter, UserDirectory& users,
-                       const http::ApiGuard& guard, const Clock& clock, RevokedCallback onRevoked)
+                       session::HandoffStore& handoffs, session::SessionVerifier& verifier,
+                       session::LoginRateLimiter& limiter, UserDirectory& users, const http::ApiGuard& guard,
+                       const Clock& clock, RevokedCallback onRevoked)
     : settings_(std::move(settings)),
       keys_(keys),
       store_(store),
+      handoffs_(handoffs),
       verifier_(verifier),
       limiter_(limiter),
       users_(users),
@@ -47,6 +68,7 @@ void SessionApi::addRoutes(http::Router& r) {
   r.add("GET", "/api/auth/session", [this](const http::Request& q) { return current(q); });
   r.add("GET", "/api/auth/diagnose", [this](const http::Request& q) { return diagnose(q); });
   r.add("GET", "/api/auth/verify", [this](const http::Request& q) { return verify(q); });
+  r.add("GET", "/api/auth/handoff", [this](const http::Request& q) { return handoff(q); });
   r.add("GET", "/api/auth/sessions", [this](const http::Request& q) { return listSessions(q); });
   r.add("DELETE", "/api/auth/sessions/{id}", [this](const http::Request& q) { return revokeSession(q); });
 }
@@ -214,22 +236,60 @@ http::Response SessionApi::verify(const http::Request& req) {
   return redirect;
 }
 
+http::Response SessionApi::handoff(const http::Request& req) {
+  const auto rd = redirects_.check(req.queryParam("rd"));
+  if (!rd)
+    return noStore(http::Response::error(
+        {ErrorKind::BadRequest, "invalid_redirect", "rd must be an absolute http(s) URL on a host ProxyOS serves",
+         "rd", {}}));
+  const auto cookie = session::cookieFromHeader(req.header("cookie"), session::kCookieName);
+  const auto v = cookie ? verifier_.verify(*cookie) : session::Verification{};
+  if (v.outcome == session::Verification::Outcome::StoreUnavailable)
+    return noStore(http::Response::error(storeUnavailable()));  // fail closed
+  if (!v.valid()) return noStore(handoffToLogin(*rd));
+  // The dashboard host already has the cookie: nothing to carry.
+  auto resp = parseUrl(*rd).value().host == settings_.publicUrl.host ? redirectTo(*rd)
+                                                                     : handoffWithCode(v.session, *rd);
+  if (v.reissue) resp.header("Set-Cookie", session::setCookieHeader(v.reissuedCookie, cookieAttributes()));
+  return noStore(std::move(resp));
+}
+
+http::Response SessionApi::handoffToLogin(const std::string& rd) const {
+  // Back here after the login, so the code is issued then.
+  const std::string origin = settings_.publicUrl.origin();
+  return redirectTo(origin + "/login?rd=" + urlEncode(origin + "/api/auth/handoff?rd=" + urlEncode(rd)));
+}
+
+http::Response SessionApi::handoffWithCode(const session::Session& s, const std::string& rd) {
+  const Url target = parseUrl(rd).value();  // the policy has parsed it already
+  // A linked session hands off its dashboard session, so every linked session
+  // hangs directly off the one a logout ends.
+  const session::HandoffGrant grant{s.parentId.empty() ? s.id : s.parentId, target.host, rd};
+  auto code = handoffs_.issue(grant, session::kHandoffTtl);
+  if (!code) return http::Response::error(code.error());
+  spdlog::info("handoff issued user={} session={} host={}", s.username, grant.sessionId.substr(0, 12), grant.host);
+  return redirectTo(target.origin() + std::string(session::kCallbackPath) + "?code=" + code.value());
+}
+
 http::Response SessionApi::listSessions(const http::Request& req) {
   const auto caller = guard_.require(req, http::Access::Read);
   auto sessions = store_.list().orThrow();
   std::sort(sessions.begin(), sessions.end(), [](const auto& a, const auto& b) { return a.created < b.created; });
   auto arr = nlohmann::ordered_json::array();
-  for (const auto& s : sessions)
-    arr.push_back({{"id", s.id},
-                   {"userId", s.userId},
-                   {"username", s.username},
-                   {"role", session::roleName(s.role)},
-                   {"createdAt", formatTime(s.created)},
-                   {"lastSeenAt", formatTime(s.lastSeen)},
-                   {"expiresAt", formatTime(settings_.policy.expiresAt(s))},
-                   {"clientIp", s.clientIp},
-                   {"userAgent", s.userAgent},
-                   {"current", s.id == caller.sessionId}});
+  for (const auto& s : sessions) {
+    nlohmann::ordered_json item{{"id", s.id},
+                                {"userId", s.userId},
+                                {"username", s.username},
+                                {"role", session::roleName(s.role)},
+                                {"createdAt", formatTime(s.created)},
+                                {"lastSeenAt", formatTime(s.lastSeen)},
+                                {"expiresAt", formatTime(settings_.policy.expiresAt(s))},
+                                {"clientIp", s.clientIp},
+                                {"userAgent", s.userAgent},
+                                {"current", s.id == caller.sessionId}};
+    if (!s.parentId.empty()) item["parentId"] = s.parentId;  // opened on another host by a handoff
+    arr.push_back(std::move(item));
+  }
   return http::Response::json(200, {{"sessions", arr}});
 }
 

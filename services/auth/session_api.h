@@ -1,6 +1,7 @@
 #pragma once
 // Login, logout, the current session, the 401 doctor, the built-in provider's
-// forward-auth endpoint and session administration (ARCHITECTURE.md §3, §4 auth).
+// forward-auth endpoint, the cross-domain handoff (handoff.h) and session
+// administration (ARCHITECTURE.md §3, §4 auth).
 #include <functional>
 #include <string>
 #include <vector>
@@ -9,6 +10,7 @@
 #include "shared/core/cidr.h"
 #include "shared/http/api_guard.h"
 #include "shared/http/router.h"
+#include "shared/session/handoff.h"
 #include "shared/session/login_rate_limiter.h"
 #include "shared/session/session_verifier.h"
 #include "user_directory.h"
@@ -27,8 +29,8 @@ class SessionApi {
  public:
   using RevokedCallback = std::function<void(const std::string& sessionId)>;
   SessionApi(SessionSettings settings, const session::SigningKeys& keys, session::SessionStore& store,
-             session::SessionVerifier& verifier, session::LoginRateLimiter& limiter, UserDirectory& users,
-             const http::ApiGuard& guard, const Clock& clock, RevokedCallback onRevoked);
+             session::HandoffStore& handoffs, session::SessionVerifier& verifier, session::LoginRateLimiter& limiter,
+             UserDirectory& users, const http::ApiGuard& guard, const Clock& clock, RevokedCallback onRevoked);
 
   void addRoutes(http::Router& router);
 
@@ -37,6 +39,8 @@ class SessionApi {
   http::Response current(const http::Request& req);
   http::Response diagnose(const http::Request& req);
   http::Response verify(const http::Request& req);
+  /// GET /api/auth/handoff?rd=: a one-time code for a host the cookie cannot reach.
+  http::Response handoff(const http::Request& req);
   http::Response listSessions(const http::Request& req);
   http::Response revokeSession(const http::Request& req);
 
@@ -44,10 +48,13 @@ class SessionApi {
   session::CookieAttributes cookieAttributes() const;
   void warnOnceIfCookieWillBeDropped(const http::Request& req);
   Status revoke(const std::string& sessionId);
+  http::Response handoffToLogin(const std::string& rd) const;
+  http::Response handoffWithCode(const session::Session& s, const std::string& rd);
 
   SessionSettings settings_;
   const session::SigningKeys& keys_;
   session::SessionStore& store_;
+  session::HandoffStore& handoffs_;
   session::SessionVerifier& verifier_;
   session::LoginRateLimiter& limiter_;
   UserDirectory& users_;

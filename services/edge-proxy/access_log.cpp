@@ -65,7 +65,7 @@ std::string formatAccessLine(const AccessRecord& r, Clock::WallTime at, const st
           "\",\"path\":\"" + jsonEscape(r.path) + "\",\"status\":" + std::to_string(r.status) +
           ",\"bytes\":" + std::to_string(r.bytesSent) + ",\"upstream\":\"" + jsonEscape(r.upstream) +
           "\",\"upstreamLatencyMs\":" + millis(r.upstreamLatency) + ",\"totalLatencyMs\":" + millis(r.totalLatency) +
-          ",\"requestId\":\"" + jsonEscape(r.requestId) + "\"}\n";
+          ",\"requestId\":\"" + jsonEscape(r.requestId) + "\",\"user\":\"" + jsonEscape(r.user) + "\"}\n";
   return line;
 }
 

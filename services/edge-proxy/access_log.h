@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "proxy_options.h"
+#include "sso_metrics.h"
 #include "shared/core/clock.h"
 #include "shared/core/error.h"
 
@@ -28,7 +29,7 @@ using AccessLogWriter = std::function<void(const std::string& batch)>;
 Result<AccessLogWriter> openAccessLog(const std::string& target);
 
 /// One line: {"time","node","routeId","host","method","path","status",
-/// "bytes","upstream","upstreamLatencyMs","totalLatencyMs","requestId"}.
+/// "bytes","upstream","upstreamLatencyMs","totalLatencyMs","requestId","user"}.
 std::string formatAccessLine(const AccessRecord& r, Clock::WallTime at, const std::string& node);
 
 class AccessLog final : public ProxyObserver {
@@ -42,6 +43,11 @@ class AccessLog final : public ProxyObserver {
 
   /// Any I/O thread: counts the request and queues its line.
   void onRequest(AccessRecord&& record) override;
+  /// Any I/O thread: counts the check in ssoMetrics().
+  void onSsoCheck(std::string_view providerId, SsoOutcome outcome, std::chrono::microseconds latency) override {
+    sso_.record(providerId, outcome, latency);
+  }
+  const SsoMetrics& ssoMetrics() const { return sso_; }
   /// Writes what is queued and ends the writer thread. Idempotent.
   void stop();
 
@@ -65,6 +71,7 @@ class AccessLog final : public ProxyObserver {
   std::atomic<std::uint64_t> requests_{0};
   std::array<std::atomic<std::uint64_t>, 6> byClass_{};
   std::atomic<std::uint64_t> dropped_{0};
+  SsoMetrics sso_;
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -91,6 +91,15 @@ ClientSession::ClientSession(std::shared_ptr<ProxyCore> core, tcp::socket socket
 
 ClientSession::~ClientSession() { core_->removeSession(this); }
 
+void ClientSession::closeIfSession(std::string id) {
+  asio::post(io_.strand, [self = shared_from_this(), id = std::move(id)] {
+    if (self->ssoSessionId_.empty() || (self->ssoSessionId_ != id && self->ssoParentId_ != id)) return;
+    self->stopRequested_ = true;
+    error_code ec;
+    self->io_.socket.close(ec);
+  });
+}
+
 void ClientSession::requestStop() {
   asio::post(io_.strand, [self = shared_from_this()] {
     self->stopRequested_ = true;
@@ -141,6 +150,7 @@ asio::awaitable<bool> ClientSession::serveOne(bool first) {
   io_.clientDog.arm(opt.clientHeaderTimeout, {&io_.socket, nullptr, nullptr});
   // The previous request's fields (and its response's) are gone: their
   // parsers lived in the previous call.
+  forwardAuth_.reset();
   io_.headerArena.reset();
   RequestParser parser(std::piecewise_construct, std::make_tuple(),
                        std::make_tuple(ArenaAllocator<char>(&io_.headerArena)));
@@ -237,9 +247,8 @@ asio::awaitable<bool> ClientSession::dispatch(RequestParser& parser, AccessRecor
   }
 
   record.routeId = match->route.id;
-  // SSO enforcement is not part of this data plane yet (issue #6): a route
-  // that asks for it fails closed rather than reaching its upstream unchecked.
-  if (match->route.ssoEnabled) co_return co_await respondError(503, &parser, record);
+  if (match->route.ssoEnabled)
+    if (const SsoResult answered = co_await enforceSso(parser, record, *match)) co_return *answered;
   co_return co_await proxy(parser, record,
                            {routeSelector(table, *match), &match->route.requestHeaders, &match->route.responseHeaders});
 }

@@ -14,7 +14,9 @@
 #include <optional>
 
 #include "client_io.h"
+#include "forward_auth.h"
 #include "proxy_core.h"
+#include "sso_rules.h"
 #include "upstream_exchange.h"
 
 namespace proxyos::edge {
@@ -31,6 +33,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   /// Any thread: an idle keep-alive connection closes now; a busy one after
   /// its current response.
   void requestStop();
+  /// Any thread: closes the connection if its last request was let through
+  /// by built-in session `id` or by a session linked to it (logout ends open
+  /// WebSockets and streams too).
+  void closeIfSession(std::string id);
 
  private:
   ClientSession(std::shared_ptr<ProxyCore> core, boost::asio::ip::tcp::socket socket,
@@ -43,6 +49,28 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   boost::asio::awaitable<bool> proxy(RequestParser& parser, AccessRecord& record, const ExchangeTarget& target);
   boost::asio::awaitable<bool> respondError(unsigned status, const RequestParser* parser, AccessRecord& record);
   boost::asio::awaitable<void> closeGracefully();
+
+  // The SSO step (client_sso.cpp). Each returns nullopt when the request
+  // may go on to the upstream (its identity headers set), otherwise whether
+  // the connection may serve another request after the answer it wrote.
+  using SsoResult = std::optional<bool>;
+  boost::asio::awaitable<SsoResult> enforceSso(RequestParser& parser, AccessRecord& record, const MatchedRoute& match);
+  boost::asio::awaitable<SsoResult> enforceExternal(RequestParser& parser, AccessRecord& record,
+                                                    const MatchedRoute& match, const SsoRequestFacts& facts);
+  boost::asio::awaitable<SsoResult> enforceBuiltin(RequestParser& parser, AccessRecord& record,
+                                                   const MatchedRoute& match, const SsoRequestFacts& facts);
+  boost::asio::awaitable<bool> redeemCallback(RequestParser& parser, AccessRecord& record, std::string_view host,
+                                              const SsoRequestFacts& facts);
+  /// Groups check, identity headers, access-log user: the end of every allow.
+  boost::asio::awaitable<SsoResult> admit(RequestParser& parser, AccessRecord& record, const MatchedRoute& match,
+                                          const std::vector<std::string>& identityNames,
+                                          const std::vector<std::pair<std::string, std::string>>& identity,
+                                          std::string_view groups, std::string_view separator);
+  /// Writes a small answer of the edge's own. `body` by value: it must live
+  /// in this coroutine's frame while the write is suspended.
+  boost::asio::awaitable<bool> respond(const RequestParser& parser, AccessRecord& record, unsigned status,
+                                       std::string_view contentType, std::string body,
+                                       const std::vector<std::pair<std::string, std::string>>* headers);
   UpstreamSelector* routeSelector(const std::shared_ptr<const RouteTable>& table, const MatchedRoute& match);
 
   std::shared_ptr<ProxyCore> core_;
@@ -51,6 +79,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool stopRequested_ = false;
   bool peerClosed_ = false;  // the client ended the connection (no lingering close needed)
   std::optional<UpstreamExchange> exchange_;  // the request being proxied
+  // The provider call of the current request; its answer lives in the header
+  // arena, so it is dropped before the arena is reset.
+  std::optional<ForwardAuthCall> forwardAuth_;
+  // The built-in session (and its parent) the last request was let through
+  // by: closeIfSession() compares against them.
+  std::string ssoSessionId_;
+  std::string ssoParentId_;
 
   // The last route's selector, valid while the same table serves: keep-alive
   // clients of one route skip the registry lookup.

@@ -180,14 +180,14 @@ void NatsConfigSource::applyEntry(Feed feed, const store::KvEntry& entry, FeedSt
     target.providers.erase(id);
     return;
   }
-  // Opaque until the SsoProvider model exists, but at least one JSON object,
-  // so the data plane never meets a value it cannot parse.
-  if (auto doc = model::parseJsonObject(entry.value); !doc) {
+  // Decoded strictly here so a provider the table could not use never
+  // replaces a good version; the table decodes the stored JSON again.
+  if (auto provider = model::parseSsoProvider(entry.value); !provider) {
     ++entriesRejected_;
     const auto previous = live.providers.find(id);
     const bool keep = previous != live.providers.end();
-    spdlog::error("{} revision {} in {} is not a JSON object ({}); {}", entry.key, entry.revision,
-                  options_.providersBucket, doc.error().message, keep ? "keeping its previous version" : "skipping it");
+    spdlog::error("{} revision {} in {} does not decode ({}); {}", entry.key, entry.revision,
+                  options_.providersBucket, provider.error().message, keep ? "keeping its previous version" : "skipping it");
     if (keep && staging) target.providers[id] = previous->second;
     return;
   }

@@ -21,6 +21,8 @@
 #include "shared/core/time_format.h"
 #include "shared/http/rest_service.h"
 #include "shared/redis/redis_client.h"
+#include "shared/session/signing_keys.h"
+#include "sso_context.h"
 #include "table_holder.h"
 
 namespace proxyos::edge {
@@ -156,12 +158,22 @@ int runEdge(const Env& env) {
 
   const std::string startedAt = formatTime(clock.now());
   AccessLog accessLog(config.nodeId, clock, std::move(writer.value()));
+  // The built-in SSO provider: sessions verified in-process against Redis.
+  // Declared before the server: request coroutines use it until the
+  // io_context's threads are joined.
+  const session::SessionPolicy sessionPolicy;
+  RedisSessionAuthority sessionAuthority({config.common.redis},
+                                         session::SigningKeys(config.common.secret, config.common.previousSecrets),
+                                         clock, sessionPolicy);
+  SsoContext sso(sessionAuthority, clock,
+                 {config.common.publicUrl.origin(), systemHost, config.common.cookieDomain, sessionPolicy.absolute});
   boost::asio::io_context ioc(config.threads);
   std::unique_ptr<ProxyServer> server;  // built below, once the system route exists
   StatusSources* sources = nullptr;
   EdgeSystemRoute systemRoute({config.common.authUrl, config.common.registryUrl, config.common.ssoUrl},
                               std::move(dashboard), [&sources] { return publicStatus(*sources).dump(); });
   server = std::make_unique<ProxyServer>(ioc, tables, ProxyOptions{}, accessLog, systemRoute, clock);
+  server->setSso(&sso);
   auto bound = server->listen(config.httpListen.host, config.httpListen.port);
   if (!bound) {
     spdlog::error("PROXYOS_EDGE_HTTP_LISTEN={}: {}", config.httpListen.str(), bound.error().message);
@@ -182,6 +194,14 @@ int runEdge(const Env& env) {
   });
   auto metrics = std::make_shared<http::Metrics>("edge");
   registerMetrics(*metrics, status, accessLog);
+  metrics->addRenderer([&accessLog] { return accessLog.ssoMetrics().render(); });
+
+  // A logout anywhere ends the session here at once: cached verdicts go and
+  // connections it let through close. NATS.c re-subscribes after reconnects.
+  auto revocations = nats.value()->subscribe(
+      "proxyos.session.revoked", [&server](const std::string&, const std::string& id) { server->revokeSession(id); });
+  if (!revocations) spdlog::warn("cannot subscribe to proxyos.session.revoked: {}; logouts reach this edge only "
+                                 "when cached verdicts expire (2 s)", revocations.error().message);
   http::RestService admin({"edge", config.adminListen, 64 * 1024, 2}, adminRouter(status),
                           [&tables] { return tables.ready(); }, metrics, clock);
   try {
@@ -227,6 +247,7 @@ int runEdge(const Env& env) {
     spdlog::warn("{} connection(s) still open after {} s; closing them", server->connectionCount(),
                  kDrainTimeout.count());
   heartbeat.stop();
+  if (revocations) revocations.value().reset();
   source.stop();
   lkgWriter.stop();  // after the source: the last applied table is on disk
   admin.stop();

@@ -29,11 +29,28 @@ std::string_view explanation(unsigned status) {
   }
 }
 
-std::string render(unsigned status) {
+std::string htmlEscape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+// `text` is HTML already.
+std::string render(unsigned status, std::string_view text) {
   const std::string title = std::to_string(status) + " " + std::string(reasonPhrase(status));
   std::string page = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + title +
                      "</title></head>\n<body><h1>" + title + "</h1>\n";
-  if (const auto text = explanation(status); !text.empty()) page += "<p>" + std::string(text) + "</p>\n";
+  if (!text.empty()) page += "<p>" + std::string(text) + "</p>\n";
   page += "<hr><p>ProxyOS</p></body></html>\n";
   return page;
 }
@@ -80,8 +97,10 @@ std::string_view errorPage(unsigned status) {
   static std::map<unsigned, std::string> pages;
   std::lock_guard lock(mu);
   auto it = pages.find(status);
-  if (it == pages.end()) it = pages.emplace(status, render(status)).first;
+  if (it == pages.end()) it = pages.emplace(status, render(status, explanation(status))).first;
   return it->second;
 }
+
+std::string errorPageSaying(unsigned status, std::string_view text) { return render(status, htmlEscape(text)); }
 
 }  // namespace proxyos::edge

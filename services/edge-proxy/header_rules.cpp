@@ -35,6 +35,23 @@ bool hasToken(std::string_view list, std::string_view token) {
   return false;
 }
 
+bool isHopByHop(http::field name) {
+  switch (name) {
+    case http::field::connection:
+    case http::field::keep_alive:
+    case http::field::proxy_connection:
+    case http::field::te:
+    case http::field::trailer:
+    case http::field::transfer_encoding:
+    case http::field::upgrade:
+    case http::field::proxy_authorization:
+    case http::field::proxy_authenticate:
+      return true;
+    default:
+      return false;
+  }
+}
+
 void stripHopByHop(Fields& fields, bool keepUpgrade) {
   // Beast's equal_range() spans insertion order from the first to the last
   // match, other fields in between included, so fields are scanned in full
@@ -46,26 +63,10 @@ void stripHopByHop(Fields& fields, bool keepUpgrade) {
   boost::container::small_vector<boost::beast::string_view, 8> listed;
   boost::container::small_vector<http::field, 8> present;
   for (const auto& f : fields) {
-    switch (f.name()) {
-      case http::field::connection:
-        for (const auto& name : http::token_list{f.value()})
-          if (!protectedFromConnection(name, keepUpgrade)) listed.push_back(name);
-        [[fallthrough]];
-      case http::field::keep_alive:
-      case http::field::proxy_connection:
-      case http::field::te:
-      case http::field::trailer:
-      case http::field::transfer_encoding:
-      case http::field::proxy_authorization:
-      case http::field::proxy_authenticate:
-        present.push_back(f.name());
-        break;
-      case http::field::upgrade:
-        if (!keepUpgrade) present.push_back(f.name());
-        break;
-      default:
-        break;
-    }
+    if (f.name() == http::field::connection)
+      for (const auto& name : http::token_list{f.value()})
+        if (!protectedFromConnection(name, keepUpgrade)) listed.push_back(name);
+    if (isHopByHop(f.name()) && !(keepUpgrade && f.name() == http::field::upgrade)) present.push_back(f.name());
   }
   for (const auto& name : listed) fields.erase(name);
   // Connection last: `listed` points into its values.

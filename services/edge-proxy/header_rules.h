@@ -20,6 +20,12 @@ namespace proxyos::edge {
 /// survives and Connection is reset to "Upgrade".
 void stripHopByHop(Fields& fields, bool keepUpgrade);
 
+/// True for the fixed hop-by-hop fields that stripHopByHop() removes
+/// (Connection, Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding,
+/// Upgrade, Proxy-Authorization, Proxy-Authenticate); names listed in
+/// Connection are the caller's to check.
+bool isHopByHop(boost::beast::http::field name);
+
 /// X-Forwarded-For: `clientIp` appended to what the client sent (several
 /// X-Forwarded-For lines are joined first); X-Forwarded-Proto and
 /// X-Forwarded-Host replaced (Host is the original host, passed through).

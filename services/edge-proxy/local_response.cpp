@@ -29,9 +29,9 @@ asio::awaitable<boost::system::error_code> writeLocalResponse(ClientIo& io, cons
   http::response_header<> res;
   res.result(response.status);
   res.version(11);
-  res.set(http::field::content_type, toBeast(response.contentType));
+  if (!response.contentType.empty()) res.set(http::field::content_type, toBeast(response.contentType));
   if (response.headers)
-    for (const auto& [name, value] : *response.headers) res.set(name, value);
+    for (const auto& [name, value] : *response.headers) res.insert(name, value);  // several Set-Cookie lines stay several
   if (response.status >= 400) res.set(http::field::cache_control, "no-store");
   if (!response.requestId.empty()) res.set(toBeast(kRequestIdHeader), toBeast(response.requestId));
   // 204 and 304 have no body and must not announce one (RFC 9110 §8.6).

@@ -18,6 +18,8 @@ struct LocalResponse {
   unsigned status = 200;
   std::string_view contentType = "text/html; charset=utf-8";
   std::string_view body;  // must stay valid until the write completes
+  /// Added as given (a name may repeat); must not repeat Content-Type,
+  /// Content-Length or Connection, which the writer sets.
   const std::vector<std::pair<std::string, std::string>>* headers = nullptr;
   unsigned version = 11;  // the client's (HTTP/1.0 clients get "Connection: keep-alive" spelled out)
   bool head = false;      // answering HEAD: Content-Length of `body`, no body bytes

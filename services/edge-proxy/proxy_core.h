@@ -24,6 +24,7 @@
 namespace proxyos::edge {
 
 class ClientSession;
+class SsoContext;
 
 /// Shared state of one ProxyServer. Everything in it is either immutable
 /// after construction or thread-safe on its own.
@@ -48,6 +49,10 @@ struct ProxyCore {
   /// strand. A strand costs a second trip through the scheduler and a heap
   /// allocation for most completions.
   const bool oneThread;
+  /// The SSO step's shared state; nullptr = no session store on this node
+  /// (routes with the built-in provider then answer 503). Set before
+  /// listening, never changed after.
+  SsoContext* sso = nullptr;
 
   /// Where a new session's handlers run: a strand of its own, or the
   /// io_context itself when it is single-threaded.

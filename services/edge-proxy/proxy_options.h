@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace proxyos::edge {
 
@@ -54,7 +55,11 @@ struct AccessRecord {
   std::uint64_t bytesSent = 0;                   // body bytes sent to the client (tunnels: all bytes)
   std::chrono::microseconds upstreamLatency{0};  // pick → upstream response head
   std::chrono::microseconds totalLatency{0};     // request head read → response done
+  std::string user;  // who the SSO step let through ("" without SSO, or when denied)
 };
+
+/// How an SSO check ended (STYLE.md: denied is not error).
+enum class SsoOutcome { Allow, Deny, Error };
 
 /// Receives access records. Called on the request's I/O thread (any of the
 /// io_context's threads, concurrently): implementations must be thread-safe
@@ -64,6 +69,11 @@ class ProxyObserver {
  public:
   virtual ~ProxyObserver() = default;
   virtual void onRequest(AccessRecord&& record) = 0;
+  /// One SSO check of provider `providerId` (built-in ones included; a
+  /// cached allow counts too, with the latency of the lookup).
+  virtual void onSsoCheck(std::string_view providerId, SsoOutcome outcome, std::chrono::microseconds latency) {
+    (void)providerId, (void)outcome, (void)latency;
+  }
 };
 
 /// An observer that drops every record.

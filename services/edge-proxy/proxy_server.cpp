@@ -13,6 +13,7 @@
 
 #include "client_session.h"
 #include "proxy_core.h"
+#include "sso_context.h"
 
 namespace proxyos::edge {
 
@@ -95,6 +96,16 @@ void ProxyServer::stop() {
   });
   core_->upstreams.closeIdle(true);
   for (const auto& session : core_->liveSessions()) session->requestStop();
+}
+
+void ProxyServer::setSso(SsoContext* sso) { core_->sso = sso; }
+
+void ProxyServer::revokeSession(const std::string& sessionId) {
+  if (!core_->sso || sessionId.empty()) return;
+  core_->sso->verdicts.revoke(sessionId);
+  // Each session checks on its own strand; revocations are rare, so a post
+  // to every open connection is cheaper than tracking sessions per request.
+  for (const auto& session : core_->liveSessions()) session->closeIfSession(sessionId);
 }
 
 std::size_t ProxyServer::connectionCount() const { return core_->sessionCount(); }

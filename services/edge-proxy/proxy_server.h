@@ -31,6 +31,7 @@
 namespace proxyos::edge {
 
 struct ProxyCore;
+class SsoContext;
 
 /// Accepts HTTP/1.1 (and 1.0) clients and proxies their requests by the
 /// current route table. All references must outlive the io_context's work
@@ -54,6 +55,16 @@ class ProxyServer {
   /// upstream connections; requests in flight finish, then their
   /// connections close.
   void stop();
+
+  /// Before listen(): the SSO step's shared state (built-in sessions, allow
+  /// cache). Must outlive the io_context's work.
+  void setSso(SsoContext* sso);
+
+  /// Any thread: a built-in session ended (proxyos.session.revoked). Its
+  /// cached verdicts and those of sessions linked to it are dropped, and
+  /// every connection whose last request it let through is closed (open
+  /// WebSockets and streams included).
+  void revokeSession(const std::string& sessionId);
 
   /// Open client connections (for /status and tests).
   std::size_t connectionCount() const;

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "shared/core/url.h"
 #include "shared/model/hostname.h"
@@ -44,6 +45,32 @@ Result<std::vector<UpstreamEndpoint>> parseUpstreams(const model::Route& route, 
     out.push_back({u.scheme, u.host, u.port, u.scheme == "https"});
   }
   return out;
+}
+
+// A provider that does not decode is left out (its routes fail closed) and
+// never fails the table: one bad entry must not take every route down.
+std::optional<SsoProviderEntry> decodeProvider(const std::string& id, const std::string& json) {
+  auto decoded = model::parseSsoProvider(json);
+  if (!decoded) {
+    spdlog::error("SSO provider {} does not decode ({}); its routes answer 503", id, decoded.error().message);
+    return std::nullopt;
+  }
+  SsoProviderEntry e;
+  e.provider = std::move(decoded.value());
+  e.provider.id = id;
+  e.builtin = e.provider.type == model::SsoProviderType::Builtin;
+  if (e.builtin) return e;
+  auto url = parseUrl(e.provider.forwardAuthUrl);
+  if (!url || (url.value().scheme != "http" && url.value().scheme != "https")) {
+    spdlog::error("SSO provider {}: forwardAuthUrl does not parse; its routes answer 503", id);
+    return std::nullopt;
+  }
+  const Url& u = url.value();
+  e.endpoint = {u.scheme, u.host, u.port, u.scheme == "https"};
+  e.authTarget = u.path.empty() ? "/" : u.path;
+  if (!u.query.empty()) e.authTarget += "?" + u.query;
+  e.authHost = u.authority();
+  return e;
 }
 
 }  // namespace
@@ -97,7 +124,8 @@ Result<std::shared_ptr<const RouteTable>> RouteTable::build(ConfigSnapshot input
   std::shared_ptr<RouteTable> table(new RouteTable());
   table->systemHost_ = normalizeSystemHost(systemHost);
   table->systemRoute_.id = "system";
-  table->providers_.insert(inputs.providersJson.begin(), inputs.providersJson.end());
+  for (const auto& [id, json] : inputs.providersJson)
+    if (auto entry = decodeProvider(id, json)) table->providers_.emplace(id, std::move(*entry));
 
   // Fill routes_ completely before indexing: the indexes hold pointers into it.
   table->routes_.reserve(inputs.routes.size());
@@ -108,7 +136,8 @@ Result<std::shared_ptr<const RouteTable>> RouteTable::build(ConfigSnapshot input
     if (!upstreams) return upstreams.error();
     // `route` lives in inputs.routes' shared object, which the table keeps
     // (inputs_ below): the reference stays valid for the table's lifetime.
-    table->routes_.push_back({MatchKind::Route, route, std::move(upstreams.value())});
+    const SsoProviderEntry* provider = route.ssoEnabled ? table->provider(route.ssoProviderId) : nullptr;
+    table->routes_.push_back({MatchKind::Route, route, std::move(upstreams.value()), provider});
   }
 
   for (const MatchedRoute& m : table->routes_) {
@@ -174,7 +203,7 @@ const MatchedRoute* RouteTable::match(std::string_view host, std::string_view pa
   return nullptr;
 }
 
-const std::string* RouteTable::providerJson(std::string_view id) const {
+const SsoProviderEntry* RouteTable::provider(std::string_view id) const {
   const auto it = providers_.find(id);
   return it == providers_.end() ? nullptr : &it->second;
 }

@@ -18,6 +18,7 @@
 
 #include "shared/core/error.h"
 #include "shared/model/route.h"
+#include "shared/model/sso_provider.h"
 
 namespace proxyos::edge {
 
@@ -78,8 +79,8 @@ class SharedRoutes {
 };
 
 /// Everything a table is built from: the decoded routes of `proxyos-routes`,
-/// the SSO providers of `proxyos-sso-providers` as opaque JSON (until the
-/// SsoProvider model lands), and the revisions they reflect. This is also what
+/// the SSO providers of `proxyos-sso-providers` as their stored JSON (decoded
+/// when a table is built), and the revisions they reflect. This is also what
 /// the last-known-good file stores.
 struct ConfigSnapshot {
   SharedRoutes routes;                                 // disabled ones included
@@ -101,6 +102,16 @@ struct UpstreamEndpoint {
   bool operator==(const UpstreamEndpoint&) const = default;
 };
 
+/// An SSO provider as the data plane uses it: decoded once per table, with
+/// its forward-auth URL split so a sub-request needs no parsing.
+struct SsoProviderEntry {
+  model::SsoProvider provider;  // id set from its key
+  bool builtin = false;         // type builtin: the edge checks the session cookie itself
+  UpstreamEndpoint endpoint;    // forwardAuthUrl's scheme, host and port (external providers)
+  std::string authTarget;       // forwardAuthUrl's path and query ("/api/authz/forward-auth")
+  std::string authHost;         // the sub-request's Host ("authelia:9091")
+};
+
 enum class MatchKind {
   Route,   // a user route: proxy to `upstreams`
   System,  // the host of PROXYOS_URL: the edge's built-in system route
@@ -117,6 +128,10 @@ struct MatchedRoute {
   const model::Route& route;
   /// route.upstreams, parsed, in the same order.
   std::vector<UpstreamEndpoint> upstreams;
+  /// The route's SSO provider when route.ssoEnabled and the provider is
+  /// known and decodes; nullptr otherwise. A route with ssoEnabled and no
+  /// provider here must fail closed.
+  const SsoProviderEntry* provider = nullptr;
 };
 
 /// Immutable route table. Thread-safe for any number of concurrent readers
@@ -145,8 +160,8 @@ class RouteTable {
   /// ignored). nullptr when nothing matches. Allocation-free.
   const MatchedRoute* match(std::string_view host, std::string_view path) const;
 
-  /// The JSON of SSO provider `id`, or nullptr.
-  const std::string* providerJson(std::string_view id) const;
+  /// SSO provider `id`, or nullptr (unknown, or its JSON does not decode).
+  const SsoProviderEntry* provider(std::string_view id) const;
 
   const ConfigSnapshot& inputs() const { return inputs_; }
   std::uint64_t revision() const { return inputs_.revision; }
@@ -172,7 +187,7 @@ class RouteTable {
 
   ConfigSnapshot inputs_;
   std::string systemHost_;
-  std::map<std::string, std::string, std::less<>> providers_;
+  std::map<std::string, SsoProviderEntry, std::less<>> providers_;  // node-stable: routes point into it
   std::vector<MatchedRoute> routes_;  // never resized after indexing: the indexes point into it
   model::Route systemRoute_;          // what system_.route refers to: only its id is set
   MatchedRoute system_;

@@ -47,6 +47,11 @@ void Metrics::counterFrom(const std::string& name, const std::string& help, std:
   n.counterRead = std::move(read);
 }
 
+void Metrics::addRenderer(std::function<std::string()> render) {
+  std::lock_guard lock(mu_);
+  renderers_.push_back(std::move(render));
+}
+
 void Metrics::observeRequest(const std::string& method, const std::string& route, int status, double seconds) {
   const std::string base = "method=\"" + labelEscape(method) + "\",route=\"" + labelEscape(route) + "\"";
   std::lock_guard lock(mu_);
@@ -88,6 +93,7 @@ std::string Metrics::render() const {
     out << "proxyos_http_request_duration_seconds_sum{" << svc << "," << labels << "} " << h.sum << "\n";
     out << "proxyos_http_request_duration_seconds_count{" << svc << "," << labels << "} " << h.count << "\n";
   }
+  for (const auto& render : renderers_) out << render();
   return out.str();
 }
 

@@ -30,6 +30,9 @@ class Metrics {
   void gauge(const std::string& name, const std::string& help, std::function<double()> read);
   /// A counter kept elsewhere (an atomic of another component), read when scraped.
   void counterFrom(const std::string& name, const std::string& help, std::function<uint64_t()> read);
+  /// Text appended to every render(): metric families kept by a component
+  /// in its own (lock-free) form, rendered in Prometheus text by it.
+  void addRenderer(std::function<std::string()> render);
   /// Records one HTTP request (route = the matched pattern, not the raw path).
   void observeRequest(const std::string& method, const std::string& route, int status, double seconds);
 
@@ -55,6 +58,7 @@ class Metrics {
   std::map<std::string, Named> named_;
   std::map<std::string, RequestSeries> requests_;  // key: label set text
   std::map<std::string, Histogram> durations_;     // key: label set text
+  std::vector<std::function<std::string()>> renderers_;
 };
 
 }  // namespace proxyos::http

@@ -20,6 +20,7 @@ std::string encodeSession(const Session& s) {
                    {"email", s.email},     {"groups", s.groups},         {"role", roleName(s.role)},
                    {"createdMs", ms(s.created)}, {"lastSeenMs", ms(s.lastSeen)}, {"clientIp", s.clientIp},
                    {"userAgent", s.userAgent}};
+  if (!s.parentId.empty()) j["parentId"] = s.parentId;  // absent for login sessions, as in records before #6
   return j.dump();
 }
 
@@ -39,6 +40,7 @@ Result<Session> decodeSession(const std::string& text) {
     s.lastSeen = fromMs(j.at("lastSeenMs").get<int64_t>());
     s.clientIp = j.value("clientIp", "");
     s.userAgent = j.value("userAgent", "");
+    s.parentId = j.value("parentId", "");
     return s;
   } catch (const std::exception& e) {
     return Error::make(ErrorKind::Internal, "corrupt_session", std::string("stored session does not decode: ") + e.what());

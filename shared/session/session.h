@@ -22,6 +22,10 @@ struct Session {
   Clock::WallTime lastSeen{};
   std::string clientIp;
   std::string userAgent;
+  /// Linked sessions only (handoff.h): the dashboard session this one lives
+  /// and dies with. "" for a session opened by a login. (The initializer keeps
+  /// positional Session{...} without it free of -Wmissing-field-initializers.)
+  std::string parentId{};
 };
 
 /// The public id of the session a token opens: hex SHA-256 of the token.

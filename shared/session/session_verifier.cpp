@@ -24,6 +24,19 @@ std::chrono::seconds storeTtl(const SessionPolicy& policy, const Session& s, Clo
 SessionVerifier::SessionVerifier(const SigningKeys& keys, SessionStore& store, const Clock& clock, SessionPolicy policy)
     : keys_(keys), store_(store), clock_(clock), policy_(policy) {}
 
+Verification::Outcome SessionVerifier::lookup(const std::string& id, Clock::WallTime now,
+                                              std::optional<Session>& out) {
+  auto found = store_.get(id);
+  if (!found) return Verification::Outcome::StoreUnavailable;
+  if (found.value() && policy_.expiresAt(*found.value()) > now) {
+    out = std::move(found).value();
+    return Verification::Outcome::Valid;
+  }
+  auto revoked = store_.wasRevoked(id);
+  if (!revoked) return Verification::Outcome::StoreUnavailable;
+  return revoked.value() ? Verification::Outcome::Revoked : Verification::Outcome::Expired;
+}
+
 Verification SessionVerifier::verify(std::string_view cookieValue) {
   Verification v;
   if (cookieValue.empty()) return v;
@@ -36,25 +49,22 @@ Verification SessionVerifier::verify(std::string_view cookieValue) {
     case DecodedCookie::Check::Valid:
     case DecodedCookie::Check::ValidPrevious: break;
   }
-  const std::string id = sessionId(decoded.token);
-  auto found = store_.get(id);
-  if (!found) {
-    v.outcome = Verification::Outcome::StoreUnavailable;
-    return v;
-  }
   const auto now = clock_.now();
-  if (!found.value() || policy_.expiresAt(*found.value()) <= now) {
-    auto revoked = store_.wasRevoked(id);
-    if (!revoked) v.outcome = Verification::Outcome::StoreUnavailable;
-    else v.outcome = revoked.value() ? Verification::Outcome::Revoked : Verification::Outcome::Expired;
-    return v;
+  std::optional<Session> found;
+  v.outcome = lookup(sessionId(decoded.token), now, found);
+  if (v.outcome != Verification::Outcome::Valid) return v;
+  if (!found->parentId.empty()) {
+    // Read only: the parent's idle clock is kept by its own cookie, not by its
+    // linked sessions, so browsing another host does not extend the dashboard login.
+    std::optional<Session> parent;
+    v.outcome = lookup(found->parentId, now, parent);
+    if (v.outcome != Verification::Outcome::Valid) return v;
   }
-  v.session = *found.value();
+  v.session = std::move(*found);
   if (now - v.session.lastSeen >= policy_.touchInterval) {
     v.session.lastSeen = now;
     (void)store_.put(v.session, storeTtl(policy_, v.session, now));  // best effort: a missed touch costs nothing
   }
-  v.outcome = Verification::Outcome::Valid;
   if (decoded.check == DecodedCookie::Check::ValidPrevious) {
     v.reissue = true;
     v.reissuedCookie = encodeCookie(keys_, decoded.token);  // same token, same session: only the MAC changes

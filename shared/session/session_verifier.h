@@ -2,6 +2,7 @@
 // Verifies a proxyos_session cookie: MAC first (a forged cookie never reaches
 // the store), then the store lookup, then expiry. Used by the auth service,
 // by every admin API (api_guard.h) and, later, in-process by the edge.
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -36,10 +37,14 @@ class SessionVerifier {
  public:
   SessionVerifier(const SigningKeys& keys, SessionStore& store, const Clock& clock, SessionPolicy policy = {});
   /// Checks one cookie value; refreshes last-seen at most once per touchInterval.
+  /// A linked session (parentId set) is valid only while its parent is live.
   Verification verify(std::string_view cookieValue);
   const SessionPolicy& policy() const { return policy_; }
 
  private:
+  /// Valid when `id` names a live session (filled into `out`), else why not.
+  Verification::Outcome lookup(const std::string& id, Clock::WallTime now, std::optional<Session>& out);
+
   const SigningKeys& keys_;
   SessionStore& store_;
   const Clock& clock_;

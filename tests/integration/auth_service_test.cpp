@@ -5,6 +5,9 @@
 #include <deque>
 #include <mutex>
 
+#include "shared/redis/redis_client.h"
+#include "shared/session/handoff.h"
+#include "shared/session/redis_session_store.h"
 #include "shared/session/signing_keys.h"
 #include "shared/store/nats_connection.h"
 #include "tests/support/http_client.h"
@@ -375,6 +378,99 @@ TEST_F(AuthServiceTest, NoSecretTokenPasswordOrCookieInAnyLog) {
     ASSERT_FALSE(log.empty());
     for (const auto& needle : secrets) EXPECT_EQ(log.find(needle), std::string::npos) << s.log << " leaks " << needle.substr(0, 6);
   }
+}
+
+// Issue #6: the auth half of the handoff, redeemed here as an edge would
+// (redeemHandoff over the same Redis), then the linked cookie checked by auth.
+TEST_F(AuthServiceTest, HandoffIssuesACodeForAnAllowedHostAndTheLinkedSessionEndsWithLogout) {
+  auto& auth = startAuth({{"PROXYOS_URL", "http://dash.example.com:8080"}, {"PROXYOS_COOKIE_DOMAIN", "example.com"}});
+  const auto cookie = login(auth, "admin", kAdminPassword);
+  ASSERT_FALSE(cookie.empty());
+  const std::string parentId = httpRequest("GET", auth.base + "/api/auth/session", "", {{"Cookie", cookie}}).json()["sessionId"];
+
+  auto r = httpRequest("GET", auth.base + "/api/auth/handoff?rd=http%3A%2F%2Fgrafana.example.com%2Fx", "",
+                       {{"Cookie", cookie}});
+  ASSERT_EQ(r.status, 302) << r.body;
+  EXPECT_EQ(r.header("Cache-Control"), "no-store");
+  EXPECT_EQ(r.header("Referrer-Policy"), "no-referrer");
+  const std::string prefix = "http://grafana.example.com/.proxyos/callback?code=";
+  const std::string location = r.header("Location");
+  ASSERT_EQ(location.substr(0, prefix.size()), prefix) << location;
+  const std::string code = location.substr(prefix.size());
+
+  redis::ClientOptions options;
+  options.endpoint = parseRedisUrl(redis.url()).value();
+  redis::Client client(options);
+  session::RedisHandoffStore handoffs(client);
+  session::RedisSessionStore sessions(client);
+  const session::SigningKeys keys(kSecretA, {});
+  const auto linked = session::redeemHandoff(handoffs, sessions, keys, SystemClock::instance(), {}, code,
+                                             "grafana.example.com", "10.0.0.9", "edge-test");
+  ASSERT_EQ(linked.outcome, session::HandoffResult::Outcome::Ok);
+  EXPECT_EQ(linked.rd, "http://grafana.example.com/x");
+  EXPECT_EQ(linked.session.parentId, parentId);
+  const std::string linkedCookie = std::string("proxyos_session=") + linked.cookieValue;
+
+  auto asLinked = httpRequest("GET", auth.base + "/api/auth/session", "", {{"Cookie", linkedCookie}});
+  ASSERT_EQ(asLinked.status, 200) << asLinked.body;
+  EXPECT_EQ(asLinked.json()["sessionId"], linked.session.id);
+  auto list = httpRequest("GET", auth.base + "/api/auth/sessions", "", {{"Cookie", cookie}});
+  ASSERT_EQ(list.status, 200) << list.body;
+  int linkedListed = 0;
+  const auto listed = list.json();
+  for (const auto& s : listed["sessions"])
+    if (s.value("parentId", "") == parentId) ++linkedListed;
+  EXPECT_EQ(linkedListed, 1) << list.body;
+
+  ASSERT_EQ(httpRequest("POST", auth.base + "/api/auth/logout", "",
+                        {{"Cookie", cookie}, {"Origin", "http://dash.example.com:8080"}})
+                .status,
+            204);
+  auto after = httpRequest("GET", auth.base + "/api/auth/session", "", {{"Cookie", linkedCookie}});
+  EXPECT_EQ(after.status, 401);
+  EXPECT_EQ(after.errorCode(), "session_revoked") << "one logout ends the linked session too";
+
+  auth.process.terminate();
+  const std::string log = testing::readFile(auth.log);
+  EXPECT_NE(log.find("handoff issued"), std::string::npos) << log;
+  EXPECT_EQ(log.find(code), std::string::npos) << "the code never reaches a log";
+}
+
+TEST_F(AuthServiceTest, HandoffWithoutSessionSendsToLoginAndBack) {
+  auto& auth = startAuth({{"PROXYOS_URL", "http://dash.example.com:8080"}, {"PROXYOS_COOKIE_DOMAIN", "example.com"}});
+  auto r = httpRequest("GET", auth.base + "/api/auth/handoff?rd=http%3A%2F%2Fgrafana.example.com%2Fx");
+  EXPECT_EQ(r.status, 302) << r.body;
+  EXPECT_EQ(r.header("Location"),
+            "http://dash.example.com:8080/login?rd=http%3A%2F%2Fdash.example.com%3A8080%2Fapi%2Fauth%2Fhandoff%3Frd%3D"
+            "http%253A%252F%252Fgrafana.example.com%252Fx");
+  EXPECT_EQ(r.header("Cache-Control"), "no-store");
+}
+
+TEST_F(AuthServiceTest, HandoffOnTheDashboardHostRedirectsStraightBack) {
+  auto& auth = startAuth();  // PROXYOS_URL http://dash.test:8080, no cookie domain
+  const auto cookie = login(auth, "admin", kAdminPassword);
+  auto r = httpRequest("GET", auth.base + "/api/auth/handoff?rd=http%3A%2F%2Fdash.test%3A8080%2Froutes", "",
+                       {{"Cookie", cookie}});
+  EXPECT_EQ(r.status, 302) << r.body;
+  EXPECT_EQ(r.header("Location"), "http://dash.test:8080/routes");
+}
+
+TEST_F(AuthServiceTest, HandoffRefusesOpenRedirects) {
+  auto& auth = startAuth({{"PROXYOS_URL", "http://dash.example.com:8080"}, {"PROXYOS_COOKIE_DOMAIN", "example.com"}});
+  const auto cookie = login(auth, "admin", kAdminPassword);
+  // Each rd as the browser would send it, percent-encoded once in the query.
+  for (const std::string encoded : {"http%3A%2F%2Fevil.example%2F", "%2F%2Fevil.example%2F", "%5C%5Cevil.example",
+                                    "%2F%252F%252Fevil.example", "http%3A%2F%2Fevil.example%252F%40grafana.example.com%2F",
+                                    ""}) {
+    auto r = httpRequest("GET", auth.base + "/api/auth/handoff?rd=" + encoded, "", {{"Cookie", cookie}});
+    EXPECT_EQ(r.status, 400) << encoded << " " << r.body;
+    EXPECT_EQ(r.errorCode(), "invalid_redirect") << encoded;
+    EXPECT_EQ(r.errorField(), "rd") << encoded;
+    EXPECT_EQ(r.header("Cache-Control"), "no-store") << encoded;
+  }
+  auto none = httpRequest("GET", auth.base + "/api/auth/handoff", "", {{"Cookie", cookie}});
+  EXPECT_EQ(none.status, 400);
+  EXPECT_EQ(none.errorField(), "rd");
 }
 
 }  // namespace

@@ -17,6 +17,9 @@
 namespace proxyos::edge {
 namespace {
 
+constexpr const char* kProviderJson =
+    R"({"name":"Authelia","type":"authelia","forwardAuthUrl":"http://authelia:9091/api/authz/forward-auth?x=1","loginUrl":"https://auth.example.com/","authResponseHeaders":["Remote-User"]})";
+
 using namespace std::chrono_literals;
 
 model::Route makeRoute(const std::string& id, const std::string& domain, const std::string& upstream = "http://up:80") {
@@ -104,7 +107,7 @@ class EdgeConfigTest : public ::testing::Test {
 TEST_F(EdgeConfigTest, FirstTableOnlyOnceTheSnapshotIsComplete) {
   for (int i = 0; i < 300; ++i) putRoute(makeRoute("r" + std::to_string(i), "h" + std::to_string(i) + ".test"));
   ASSERT_TRUE(routes->put("claim.abc", "r0").ok());  // claims move the revision, nothing else
-  ASSERT_TRUE(providers->put("provider.p1", R"({"id":"p1"})").ok());
+  ASSERT_TRUE(providers->put("provider.p1", kProviderJson).ok());
   const uint64_t revision = routes->lastRevision().value();
 
   startSource();
@@ -113,7 +116,7 @@ TEST_F(EdgeConfigTest, FirstTableOnlyOnceTheSnapshotIsComplete) {
   // A table built mid-snapshot would miss routes: the first one has them all.
   EXPECT_EQ(first->routeCount(), 300u);
   EXPECT_EQ(first->revision(), revision);
-  ASSERT_NE(first->providerJson("p1"), nullptr);
+  ASSERT_NE(first->provider("p1"), nullptr);
   EXPECT_EQ(first->match("h299.test", "/")->route.id, "r299");
   EXPECT_EQ(first->match("H0.TEST:8080", "/")->route.revision, 1u) << "revision = the KV entry's";
   EXPECT_EQ(first->match("dash.example.com", "/")->kind, MatchKind::System);
@@ -139,10 +142,10 @@ TEST_F(EdgeConfigTest, LiveChangesArriveAsNewTables) {
   ASSERT_TRUE(testing::waitUntil([&] { return received.last()->match("a.test", "/") == nullptr; }, 10s));
   EXPECT_TRUE(received.lastRoutes("b.test", "b"));
 
-  ASSERT_TRUE(providers->put("provider.p2", R"({"id":"p2"})").ok());
-  ASSERT_TRUE(testing::waitUntil([&] { return received.last()->providerJson("p2") != nullptr; }, 10s));
+  ASSERT_TRUE(providers->put("provider.p2", kProviderJson).ok());
+  ASSERT_TRUE(testing::waitUntil([&] { return received.last()->provider("p2") != nullptr; }, 10s));
   ASSERT_TRUE(providers->remove("provider.p2").ok());
-  ASSERT_TRUE(testing::waitUntil([&] { return received.last()->providerJson("p2") == nullptr; }, 10s));
+  ASSERT_TRUE(testing::waitUntil([&] { return received.last()->provider("p2") == nullptr; }, 10s));
 }
 
 TEST_F(EdgeConfigTest, BurstsAreCoalesced) {
@@ -196,7 +199,7 @@ TEST_F(EdgeConfigTest, InvalidEntriesAreSkippedAndTheRestServed) {
   EXPECT_EQ(first->routeCount(), 1u);
   EXPECT_EQ(first->match("good.test", "/")->route.id, "good");
   EXPECT_EQ(first->match("unknown.test", "/"), nullptr);
-  EXPECT_EQ(first->providerJson("broken"), nullptr);
+  EXPECT_EQ(first->provider("broken"), nullptr);
   EXPECT_EQ(source->stats().entriesRejected, 4u);
 
   // A bad write over a good route keeps the good version serving.

@@ -15,6 +15,9 @@
 namespace proxyos::edge {
 namespace {
 
+constexpr const char* kProviderJson =
+    R"({"name":"Authelia","type":"authelia","forwardAuthUrl":"http://authelia:9091/api/authz/forward-auth?x=1","loginUrl":"https://auth.example.com/","authResponseHeaders":["Remote-User"]})";
+
 constexpr const char* kSystemHost = "dash.example.com";
 
 model::Route makeRoute(std::string id, std::vector<std::string> domains, std::string prefix = "/",
@@ -144,7 +147,7 @@ TEST(RouteTableTest, MatchedRouteCarriesParsedUpstreamsAndSettings) {
   r.requestHeaders.set = {{"X-Env", "prod"}};
   ConfigSnapshot snapshot;
   snapshot.routes = {r};
-  snapshot.providersJson = {{"p1", R"({"id":"p1"})"}};
+  snapshot.providersJson = {{"p1", kProviderJson}, {"p3", R"({"name":"no type"})"}};
   auto table = RouteTable::build(snapshot, kSystemHost).value();
   const MatchedRoute* m = table->match("app.test", "/");
   ASSERT_NE(m, nullptr);
@@ -152,9 +155,17 @@ TEST(RouteTableTest, MatchedRouteCarriesParsedUpstreamsAndSettings) {
   const std::vector<UpstreamEndpoint> expected = {
       {"https", "secure.internal", 443, true}, {"http", "::1", 9000, false}, {"http", "plain", 81, false}};
   EXPECT_EQ(m->upstreams, expected);
-  ASSERT_NE(table->providerJson("p1"), nullptr);
-  EXPECT_EQ(*table->providerJson("p1"), R"({"id":"p1"})");
-  EXPECT_EQ(table->providerJson("p2"), nullptr);
+  // The provider is decoded once, with its forward-auth URL split for the data plane.
+  const SsoProviderEntry* p = table->provider("p1");
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(m->provider, p);
+  EXPECT_EQ(p->provider.id, "p1");
+  EXPECT_FALSE(p->builtin);
+  EXPECT_EQ(p->endpoint, (UpstreamEndpoint{"http", "authelia", 9091, false}));
+  EXPECT_EQ(p->authTarget, "/api/authz/forward-auth?x=1");
+  EXPECT_EQ(p->authHost, "authelia:9091");
+  EXPECT_EQ(table->provider("p2"), nullptr);
+  EXPECT_EQ(table->provider("p3"), nullptr) << "a provider that does not decode is left out";
   EXPECT_EQ(table->inputs(), snapshot);
 }
 
@@ -210,7 +221,7 @@ ConfigSnapshot sampleSnapshot() {
   auto off = makeRoute("r2", {"off.test"});
   off.enabled = false;
   s.routes = {sso, off};
-  s.providersJson = {{"p1", R"({"id":"p1","name":"Authelia"})"}};
+  s.providersJson = {{"p1", kProviderJson}};
   s.revision = 40;
   s.providersRevision = 3;
   return s;
