@@ -242,29 +242,37 @@ http::Response SessionApi::handoff(const http::Request& req) {
     return noStore(http::Response::error(
         {ErrorKind::BadRequest, "invalid_redirect", "rd must be an absolute http(s) URL on a host ProxyOS serves",
          "rd", {}}));
+  // The dashboard host already has the cookie: nothing to carry, no state.
+  const bool dashboardHost = parseUrl(*rd).value().host == settings_.publicUrl.host;
+  const std::string state = req.queryParam("state");
+  if (!dashboardHost && !session::isHandoffState(state))
+    return noStore(http::Response::error(
+        {ErrorKind::BadRequest, "invalid_state",
+         "state must be the 64 hex digits the edge sent (start again from the page you wanted)", "state", {}}));
   const auto cookie = session::cookieFromHeader(req.header("cookie"), session::kCookieName);
   const auto v = cookie ? verifier_.verify(*cookie) : session::Verification{};
   if (v.outcome == session::Verification::Outcome::StoreUnavailable)
     return noStore(http::Response::error(storeUnavailable()));  // fail closed
-  if (!v.valid()) return noStore(handoffToLogin(*rd));
-  // The dashboard host already has the cookie: nothing to carry.
-  auto resp = parseUrl(*rd).value().host == settings_.publicUrl.host ? redirectTo(*rd)
-                                                                     : handoffWithCode(v.session, *rd);
+  if (!v.valid()) return noStore(handoffToLogin(*rd, state));
+  auto resp = dashboardHost ? redirectTo(*rd) : handoffWithCode(v.session, *rd, state);
   if (v.reissue) resp.header("Set-Cookie", session::setCookieHeader(v.reissuedCookie, cookieAttributes()));
   return noStore(std::move(resp));
 }
 
-http::Response SessionApi::handoffToLogin(const std::string& rd) const {
+http::Response SessionApi::handoffToLogin(const std::string& rd, const std::string& state) const {
   // Back here after the login, so the code is issued then.
   const std::string origin = settings_.publicUrl.origin();
-  return redirectTo(origin + "/login?rd=" + urlEncode(origin + "/api/auth/handoff?rd=" + urlEncode(rd)));
+  std::string back = origin + "/api/auth/handoff?rd=" + urlEncode(rd);
+  if (!state.empty()) back += "&state=" + state;
+  return redirectTo(origin + "/login?rd=" + urlEncode(back));
 }
 
-http::Response SessionApi::handoffWithCode(const session::Session& s, const std::string& rd) {
+http::Response SessionApi::handoffWithCode(const session::Session& s, const std::string& rd,
+                                           const std::string& state) {
   const Url target = parseUrl(rd).value();  // the policy has parsed it already
   // A linked session hands off its dashboard session, so every linked session
   // hangs directly off the one a logout ends.
-  const session::HandoffGrant grant{s.parentId.empty() ? s.id : s.parentId, target.host, rd};
+  const session::HandoffGrant grant{s.parentId.empty() ? s.id : s.parentId, target.host, rd, state};
   auto code = handoffs_.issue(grant, session::kHandoffTtl);
   if (!code) return http::Response::error(code.error());
   spdlog::info("handoff issued user={} session={} host={}", s.username, grant.sessionId.substr(0, 12), grant.host);

@@ -48,8 +48,8 @@ class SessionApi {
   session::CookieAttributes cookieAttributes() const;
   void warnOnceIfCookieWillBeDropped(const http::Request& req);
   Status revoke(const std::string& sessionId);
-  http::Response handoffToLogin(const std::string& rd) const;
-  http::Response handoffWithCode(const session::Session& s, const std::string& rd);
+  http::Response handoffToLogin(const std::string& rd, const std::string& state) const;
+  http::Response handoffWithCode(const session::Session& s, const std::string& rd, const std::string& state);
 
   SessionSettings settings_;
   const session::SigningKeys& keys_;

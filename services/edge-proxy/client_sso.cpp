@@ -111,6 +111,19 @@ std::vector<std::pair<std::string, std::string>> relayedFields(const Fields& ans
   return out;
 }
 
+// The handoff nonce: host-only, sent back only to the callback path; an
+// empty value with max-age 0 deletes it.
+std::string handoffNonceCookie(std::string_view nonce, bool secure, int maxAgeSeconds) {
+  std::string c(session::kHandoffNonceCookie);
+  c += "=";
+  c += nonce;
+  c += "; Path=";
+  c += session::kCallbackPath;
+  c += "; Max-Age=" + std::to_string(maxAgeSeconds) + "; HttpOnly; SameSite=Lax";
+  if (secure) c += "; Secure";
+  return c;
+}
+
 std::chrono::microseconds since(const Clock& clock, Clock::MonoTime start) {
   return std::chrono::duration_cast<std::chrono::microseconds>(clock.monotonic() - start);
 }
@@ -238,9 +251,18 @@ asio::awaitable<ClientSession::SsoResult> ClientSession::enforceBuiltin(RequestP
     // A host the dashboard's cookie reaches logs in on the dashboard and
     // comes back with that cookie; any other host gets the session through
     // the one-time-code handoff (shared/session/handoff.h).
-    const std::string base = sso->settings.publicOrigin + (sso->cookieReaches(host) ? "/login" : "/api/auth/handoff");
-    const std::vector<std::pair<std::string, std::string>> headers = {
-        {"Location", loginRedirect(base, originalUrl(facts))}, {"Cache-Control", "no-store"}};
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (sso->cookieReaches(host)) {
+      headers.emplace_back("Location", loginRedirect(sso->settings.publicOrigin + "/login", originalUrl(facts)));
+    } else {
+      // The nonce ties the code auth will issue to this browser (login CSRF).
+      const std::string nonce = session::newToken();
+      headers.emplace_back("Location", loginRedirect(sso->settings.publicOrigin + "/api/auth/handoff",
+                                                     originalUrl(facts)) +
+                                           "&state=" + session::handoffState(nonce));
+      headers.emplace_back("Set-Cookie", handoffNonceCookie(nonce, facts.scheme == "https", 600));
+    }
+    headers.emplace_back("Cache-Control", "no-store");
     co_return co_await respond(parser, record, 302, kHtml, "", &headers);
   }
   core_->observer.onSsoCheck(provider.id, SsoOutcome::Allow, latency);
@@ -264,10 +286,11 @@ asio::awaitable<bool> ClientSession::redeemCallback(RequestParser& parser, Acces
   std::string hostName(host);
   std::string clientIp = io_.clientIp;
   std::string userAgent(toStd(req[http::field::user_agent]).substr(0, 256));
+  std::string nonce(cookieValue(req, session::kHandoffNonceCookie));
   const session::HandoffResult result = co_await asio::co_spawn(
       sso->workers,
-      [sso, code, hostName, clientIp, userAgent]() -> asio::awaitable<session::HandoffResult> {
-        co_return sso->authority.redeem(code, hostName, clientIp, userAgent);
+      [sso, code, hostName, nonce, clientIp, userAgent]() -> asio::awaitable<session::HandoffResult> {
+        co_return sso->authority.redeem(code, hostName, nonce, clientIp, userAgent);
       },
       use_awaitable);
   using Outcome = session::HandoffResult::Outcome;
@@ -289,6 +312,7 @@ asio::awaitable<bool> ClientSession::redeemCallback(RequestParser& parser, Acces
   const std::vector<std::pair<std::string, std::string>> headers = {
       {"Location", result.rd},
       {"Set-Cookie", session::setCookieHeader(result.cookieValue, attrs)},
+      {"Set-Cookie", handoffNonceCookie("", attrs.secure, 0)},
       {"Cache-Control", "no-store"},
       {"Referrer-Policy", "no-referrer"}};
   co_return co_await respond(parser, record, 302, kHtml, "", &headers);

@@ -33,8 +33,10 @@ SessionVerdict RedisSessionAuthority::verify(std::string_view cookieValue) {
 }
 
 session::HandoffResult RedisSessionAuthority::redeem(std::string_view code, std::string_view host,
-                                                     std::string_view clientIp, std::string_view userAgent) {
-  return session::redeemHandoff(handoffs_, sessions_, keys_, clock_, policy_, code, host, clientIp, userAgent);
+                                                     std::string_view nonce, std::string_view clientIp,
+                                                     std::string_view userAgent) {
+  return session::redeemHandoff(handoffs_, sessions_, keys_, clock_, policy_, code, host, nonce, clientIp,
+                               userAgent);
 }
 
 SessionVerdicts::SessionVerdicts(const Clock& clock, std::chrono::milliseconds ttl, std::size_t maxEntries)

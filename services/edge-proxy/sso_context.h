@@ -51,8 +51,8 @@ class SessionAuthority {
  public:
   virtual ~SessionAuthority() = default;
   virtual SessionVerdict verify(std::string_view cookieValue) = 0;
-  virtual session::HandoffResult redeem(std::string_view code, std::string_view host, std::string_view clientIp,
-                                        std::string_view userAgent) = 0;
+  virtual session::HandoffResult redeem(std::string_view code, std::string_view host, std::string_view nonce,
+                                        std::string_view clientIp, std::string_view userAgent) = 0;
 };
 
 /// SessionVerifier over Redis (MAC first: a forged cookie never reaches
@@ -62,8 +62,8 @@ class RedisSessionAuthority final : public SessionAuthority {
   RedisSessionAuthority(redis::ClientOptions redis, session::SigningKeys keys, const Clock& clock,
                         session::SessionPolicy policy = {});
   SessionVerdict verify(std::string_view cookieValue) override;
-  session::HandoffResult redeem(std::string_view code, std::string_view host, std::string_view clientIp,
-                                std::string_view userAgent) override;
+  session::HandoffResult redeem(std::string_view code, std::string_view host, std::string_view nonce,
+                                std::string_view clientIp, std::string_view userAgent) override;
 
  private:
   redis::Client client_;

@@ -1,11 +1,13 @@
 #include "shared/session/handoff.h"
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "shared/core/log.h"
 #include "shared/crypto/base64url.h"
+#include "shared/crypto/constant_time.h"
 #include "shared/crypto/sha256.h"
 #include "shared/session/cookie_codec.h"
 #include "shared/session/session_verifier.h"
@@ -32,20 +34,27 @@ Error unavailable(const std::string& what, const std::string& detail) {
 }
 
 std::string encodeGrant(const HandoffGrant& g) {
-  return nlohmann::json{{"sessionId", g.sessionId}, {"host", g.host}, {"rd", g.rd}}.dump();
+  return nlohmann::json{{"sessionId", g.sessionId}, {"host", g.host}, {"rd", g.rd}, {"state", g.state}}.dump();
 }
 
 std::optional<HandoffGrant> decodeGrant(const std::string& text) {
   try {
     const auto j = nlohmann::json::parse(text);
     return HandoffGrant{j.at("sessionId").get<std::string>(), j.at("host").get<std::string>(),
-                        j.at("rd").get<std::string>()};
+                        j.at("rd").get<std::string>(), j.at("state").get<std::string>()};
   } catch (const std::exception&) {
     return std::nullopt;
   }
 }
 
 }  // namespace
+
+std::string handoffState(std::string_view nonce) { return crypto::sha256Hex(nonce); }
+
+bool isHandoffState(std::string_view state) {
+  return state.size() == 64 &&
+         std::all_of(state.begin(), state.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
 
 // ---- Redis ----
 
@@ -131,7 +140,8 @@ Session linkedSession(const Session& parent, const std::string& token, Clock::Wa
 
 HandoffResult redeemHandoff(HandoffStore& handoffs, SessionStore& sessions, const SigningKeys& keys,
                             const Clock& clock, const SessionPolicy& policy, std::string_view code,
-                            std::string_view host, std::string_view clientIp, std::string_view userAgent) {
+                            std::string_view host, std::string_view nonce, std::string_view clientIp,
+                            std::string_view userAgent) {
   using Outcome = HandoffResult::Outcome;
   auto grant = handoffs.redeem(code);
   if (!grant) {
@@ -141,6 +151,10 @@ HandoffResult redeemHandoff(HandoffStore& handoffs, SessionStore& sessions, cons
   // A code shown to one host must not open a session on another (a leaked
   // callback URL replayed elsewhere): it is consumed all the same.
   if (!grant.value() || grant.value()->host != host) return withOutcome(Outcome::Refused);
+  // Only the browser that started the handoff may finish it.
+  const std::string& state = grant.value()->state;
+  if (state.empty() || nonce.empty() || !crypto::constantTimeEquals(handoffState(nonce), state))
+    return withOutcome(Outcome::Refused);
 
   const auto now = clock.now();
   auto parent = sessions.get(grant.value()->sessionId);

@@ -5,13 +5,18 @@
 // PROXYOS_COOKIE_DOMAIN).
 //
 //   1. The edge sends a browser without a session on such a host to
-//      PROXYOS_URL/api/auth/handoff?rd=<original URL>.
+//      PROXYOS_URL/api/auth/handoff?rd=<original URL>&state=<handoffState(nonce)>,
+//      having set a random nonce in a host-only cookie (kHandoffNonceCookie,
+//      Path=kCallbackPath) on that host.
 //   2. The auth service, seeing a valid dashboard session, issues a code:
-//      Redis proxyos:handoff:<sha256hex(code)> = {"sessionId","host","rd"},
+//      Redis proxyos:handoff:<sha256hex(code)> = {"sessionId","host","rd","state"},
 //      TTL 30 s, and redirects to <rd origin>/.proxyos/callback?code=<code>.
 //      (No session yet: it redirects to PROXYOS_URL/login?rd=<this handoff URL>.)
 //   3. The edge on that host redeems the code (GETDEL: single use), checks
-//      that it was issued for this host, and creates a *linked* session:
+//      that it was issued for this host and for this browser (the nonce
+//      cookie hashes to the grant's state: a code obtained by someone else
+//      cannot log a victim into their account — login CSRF), and creates a
+//      *linked* session:
 //      a new token whose session record names the dashboard session as its
 //      parent. It sets that as a host-only proxyos_session cookie and
 //      redirects to rd.
@@ -23,6 +28,7 @@
 // Neither the code nor any token is stored in Redis: only the code's hash
 // and the session *id* (itself a hash), as for sessions.
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -37,6 +43,13 @@ namespace proxyos::session {
 
 /// Where the edge answers the handoff, on every host with built-in SSO.
 inline constexpr std::string_view kCallbackPath = "/.proxyos/callback";
+/// The browser nonce of step 1: host-only, sent only to kCallbackPath.
+inline constexpr std::string_view kHandoffNonceCookie = "proxyos_handoff";
+/// The `state` a nonce stands for: lower-case hex SHA-256 (64 characters).
+std::string handoffState(std::string_view nonce);
+/// True for what handoffState() returns (64 lower-case hex digits).
+bool isHandoffState(std::string_view state);
+
 /// How long a code may wait to be redeemed.
 inline constexpr std::chrono::seconds kHandoffTtl{30};
 
@@ -45,6 +58,7 @@ struct HandoffGrant {
   std::string sessionId;  // the dashboard session's id (sessionId(token)), never the token
   std::string host;       // lower-case host name of rd, without port: the only host that may redeem
   std::string rd;         // absolute URL to send the browser to afterwards (already checked by auth)
+  std::string state;      // handoffState() of the nonce of the browser that started it
   bool operator==(const HandoffGrant&) const = default;
 };
 
@@ -104,12 +118,13 @@ struct HandoffResult {
 };
 
 /// Redeems `code` for `host` (lower-case, no port): the grant must name that
-/// host; its parent session must be live (SessionStore::get); then a linked
+/// host and handoffState(`nonce`) must equal its (non-empty) state; its parent session must be live (SessionStore::get); then a linked
 /// Session (new token, new id, parentId = the parent's id, same user, email,
 /// groups and role, created/lastSeen = now, clientIp/userAgent as given) is
 /// put with the parent's remaining TTL, and its cookie signed with `keys`.
 HandoffResult redeemHandoff(HandoffStore& handoffs, SessionStore& sessions, const SigningKeys& keys,
                             const Clock& clock, const SessionPolicy& policy, std::string_view code,
-                            std::string_view host, std::string_view clientIp, std::string_view userAgent);
+                            std::string_view host, std::string_view nonce, std::string_view clientIp,
+                            std::string_view userAgent);
 
 }  // namespace proxyos::session

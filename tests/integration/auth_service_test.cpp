@@ -388,8 +388,10 @@ TEST_F(AuthServiceTest, HandoffIssuesACodeForAnAllowedHostAndTheLinkedSessionEnd
   ASSERT_FALSE(cookie.empty());
   const std::string parentId = httpRequest("GET", auth.base + "/api/auth/session", "", {{"Cookie", cookie}}).json()["sessionId"];
 
-  auto r = httpRequest("GET", auth.base + "/api/auth/handoff?rd=http%3A%2F%2Fgrafana.example.com%2Fx", "",
-                       {{"Cookie", cookie}});
+  auto r = httpRequest("GET",
+                       auth.base + "/api/auth/handoff?rd=http%3A%2F%2Fgrafana.example.com%2Fx&state=" +
+                           session::handoffState("nonce"),
+                       "", {{"Cookie", cookie}});
   ASSERT_EQ(r.status, 302) << r.body;
   EXPECT_EQ(r.header("Cache-Control"), "no-store");
   EXPECT_EQ(r.header("Referrer-Policy"), "no-referrer");
@@ -405,7 +407,7 @@ TEST_F(AuthServiceTest, HandoffIssuesACodeForAnAllowedHostAndTheLinkedSessionEnd
   session::RedisSessionStore sessions(client);
   const session::SigningKeys keys(kSecretA, {});
   const auto linked = session::redeemHandoff(handoffs, sessions, keys, SystemClock::instance(), {}, code,
-                                             "grafana.example.com", "10.0.0.9", "edge-test");
+                                             "grafana.example.com", "nonce", "10.0.0.9", "edge-test");
   ASSERT_EQ(linked.outcome, session::HandoffResult::Outcome::Ok);
   EXPECT_EQ(linked.rd, "http://grafana.example.com/x");
   EXPECT_EQ(linked.session.parentId, parentId);
@@ -438,11 +440,13 @@ TEST_F(AuthServiceTest, HandoffIssuesACodeForAnAllowedHostAndTheLinkedSessionEnd
 
 TEST_F(AuthServiceTest, HandoffWithoutSessionSendsToLoginAndBack) {
   auto& auth = startAuth({{"PROXYOS_URL", "http://dash.example.com:8080"}, {"PROXYOS_COOKIE_DOMAIN", "example.com"}});
-  auto r = httpRequest("GET", auth.base + "/api/auth/handoff?rd=http%3A%2F%2Fgrafana.example.com%2Fx");
+  const std::string state = session::handoffState("nonce");
+  auto r = httpRequest("GET", auth.base + "/api/auth/handoff?rd=http%3A%2F%2Fgrafana.example.com%2Fx&state=" + state);
   EXPECT_EQ(r.status, 302) << r.body;
   EXPECT_EQ(r.header("Location"),
             "http://dash.example.com:8080/login?rd=http%3A%2F%2Fdash.example.com%3A8080%2Fapi%2Fauth%2Fhandoff%3Frd%3D"
-            "http%253A%252F%252Fgrafana.example.com%252Fx");
+            "http%253A%252F%252Fgrafana.example.com%252Fx%26state%3D" +
+                state);
   EXPECT_EQ(r.header("Cache-Control"), "no-store");
 }
 
@@ -471,6 +475,11 @@ TEST_F(AuthServiceTest, HandoffRefusesOpenRedirects) {
   auto none = httpRequest("GET", auth.base + "/api/auth/handoff", "", {{"Cookie", cookie}});
   EXPECT_EQ(none.status, 400);
   EXPECT_EQ(none.errorField(), "rd");
+  // A foreign host without the edge's state: no code for a browser that did not ask.
+  auto stateless =
+      httpRequest("GET", auth.base + "/api/auth/handoff?rd=http%3A%2F%2Fgrafana.example.com%2Fx", "", {{"Cookie", cookie}});
+  EXPECT_EQ(stateless.status, 400);
+  EXPECT_EQ(stateless.errorField(), "state");
 }
 
 }  // namespace

@@ -33,7 +33,9 @@ std::unique_ptr<redis::Client> clientFor(const proxyos::testing::RedisServer& se
   return std::make_unique<redis::Client>(options);
 }
 
-const HandoffGrant kGrant{std::string(64, 'a'), "wiki.other.org", "https://wiki.other.org/page?x=1"};
+const std::string kNonce = "nonce-of-the-browser";
+const HandoffGrant kGrant{std::string(64, 'a'), "wiki.other.org", "https://wiki.other.org/page?x=1",
+                          handoffState(kNonce)};
 
 class RedisHandoffStoreTest : public ::testing::Test {
  protected:
@@ -77,8 +79,9 @@ TEST_F(RedisHandoffStoreTest, IssueWritesOnlyTheGrantUnderTheCodesHashWithATtl) 
   EXPECT_LE(pttl, 30000);
 
   const auto stored = nlohmann::json::parse(raw({"GET", key}).str);
-  EXPECT_EQ(stored, (nlohmann::json{{"sessionId", kGrant.sessionId}, {"host", kGrant.host}, {"rd", kGrant.rd}}))
-      << "exactly sessionId/host/rd: " << stored.dump();
+  EXPECT_EQ(stored, (nlohmann::json{
+                        {"sessionId", kGrant.sessionId}, {"host", kGrant.host}, {"rd", kGrant.rd}, {"state", kGrant.state}}))
+      << "exactly sessionId/host/rd/state (a hash of the nonce, not the nonce): " << stored.dump();
   const auto keys = raw({"KEYS", "*"});
   ASSERT_EQ(keys.elements.size(), 1u);
   EXPECT_EQ(keys.elements[0].str, key);
@@ -173,7 +176,7 @@ TEST_F(RedisHandoffStoreTest, StoppedRedisIsUnavailable) {
   RedisSessionStore sessions(*client_);
   const SigningKeys keys("secret-A", {});
   FakeClock clock;
-  EXPECT_EQ(redeemHandoff(store, sessions, keys, clock, {}, code, kGrant.host, "", "").outcome,
+  EXPECT_EQ(redeemHandoff(store, sessions, keys, clock, {}, code, kGrant.host, kNonce, "", "").outcome,
             HandoffResult::Outcome::StoreUnavailable);
 }
 
@@ -192,8 +195,8 @@ TEST_F(RedisHandoffStoreTest, EndToEndOverRedisALinkedSessionFollowsItsParent) {
   parent.lastSeen = clock.now() - (policy.idle - 1h);  // an hour of its idle limit left
   ASSERT_TRUE(sessions.put(parent, storeTtl(policy, parent, clock.now())).ok());
 
-  const auto code = handoffs.issue({parent.id, "wiki.other.org", "https://wiki.other.org/"}, kHandoffTtl).value();
-  const auto r = redeemHandoff(handoffs, sessions, keys, clock, policy, code, "wiki.other.org", "10.0.0.1", "ua");
+  const auto code = handoffs.issue({parent.id, "wiki.other.org", "https://wiki.other.org/", handoffState(kNonce)}, kHandoffTtl).value();
+  const auto r = redeemHandoff(handoffs, sessions, keys, clock, policy, code, "wiki.other.org", kNonce, "10.0.0.1", "ua");
   ASSERT_EQ(r.outcome, HandoffResult::Outcome::Ok);
   const auto linkedTtl = raw({"TTL", RedisSessionStore::sessionKey(r.session.id)}).integer;
   EXPECT_GT(linkedTtl, 0);

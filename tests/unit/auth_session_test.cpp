@@ -152,6 +152,7 @@ class DownHandoffStore final : public session::HandoffStore {
 
 const std::string kDashboard = "https://dash.example.com";
 const std::string kForeign = "wiki.other.org";  // another root domain, served by a route
+const std::string kNonce = "nonce-of-the-browser";  // the edge's handoff cookie
 
 /// SessionApi wired as auth_app.cpp wires it, over memory stores and a fake clock.
 class HandoffApiTest : public ::testing::Test {
@@ -182,6 +183,7 @@ class HandoffApiTest : public ::testing::Test {
     r.method = "GET";
     r.path = path;
     if (rd) r.query["rd"] = *rd;
+    r.query["state"] = session::handoffState(kNonce);
     if (!cookie.empty()) r.headers["cookie"] = std::string(session::kCookieName) + "=" + cookie;
     r.remoteAddress = "203.0.113.9";
     return r;
@@ -202,7 +204,7 @@ class HandoffApiTest : public ::testing::Test {
     return location.substr(std::min(prefix.size(), location.size()));
   }
   session::HandoffResult redeem(const std::string& code, const std::string& host) {
-    return session::redeemHandoff(handoffs, sessions, keys, clock, policy, code, host, "198.51.100.7", "ua");
+    return session::redeemHandoff(handoffs, sessions, keys, clock, policy, code, host, kNonce, "198.51.100.7", "ua");
   }
 
   const crypto::ScryptParams cheap{16, 1, 1};
@@ -270,7 +272,8 @@ TEST_F(HandoffApiTest, WithoutAValidSessionToLoginAndBack) {
   auto api = makeApi(handoffs);
   const std::string rd = "https://wiki.other.org/page?x=1&y=2";
   const std::string expected =
-      kDashboard + "/login?rd=" + urlEncode(kDashboard + "/api/auth/handoff?rd=" + urlEncode(rd));
+      kDashboard + "/login?rd=" +
+      urlEncode(kDashboard + "/api/auth/handoff?rd=" + urlEncode(rd) + "&state=" + session::handoffState(kNonce));
   const auto revoked = login();
   ASSERT_TRUE(sessions.revoke(session::sessionId(session::decodeCookie(keys, revoked).token), policy.absolute).ok());
   for (const std::string& cookie : {std::string(), revoked, std::string("garbage")}) {

@@ -27,6 +27,8 @@ using VOutcome = Verification::Outcome;
 constexpr auto kDay = std::chrono::hours(24);
 const std::string kHost = "wiki.other.org";
 const std::string kRd = "https://wiki.other.org/page?x=1";
+// The edge's nonce cookie in the browser that started the handoff.
+const std::string kNonce = "nonce-of-the-browser-that-asked";
 
 /// A handoff store that cannot be reached (Redis down).
 class DownHandoffStore final : public HandoffStore {
@@ -74,12 +76,13 @@ class HandoffTest : public ::testing::Test {
     return s;
   }
   std::string issue(const std::string& host = kHost) {
-    auto code = handoffs_.issue({parent_.id, host, kRd}, kHandoffTtl);
+    auto code = handoffs_.issue({parent_.id, host, kRd, handoffState(kNonce)}, kHandoffTtl);
     EXPECT_TRUE(code.ok());
     return code.ok() ? code.value() : "";
   }
-  HandoffResult redeem(const std::string& code, const std::string& host = kHost) {
-    return redeemHandoff(handoffs_, sessions_, keys_, clock_, policy_, code, host, "198.51.100.7", "browser/1.0");
+  HandoffResult redeem(const std::string& code, const std::string& host = kHost, const std::string& nonce = kNonce) {
+    return redeemHandoff(handoffs_, sessions_, keys_, clock_, policy_, code, host, nonce, "198.51.100.7",
+                         "browser/1.0");
   }
 
   FakeClock clock_;
@@ -210,11 +213,11 @@ TEST_F(HandoffTest, ParentExpiredBeforeRedeemEndsTheHandoff) {
 
 TEST_F(HandoffTest, StoresDownFailClosed) {
   DownHandoffStore down;
-  EXPECT_EQ(redeemHandoff(down, sessions_, keys_, clock_, policy_, newToken(), kHost, "", "").outcome,
+  EXPECT_EQ(redeemHandoff(down, sessions_, keys_, clock_, policy_, newToken(), kHost, kNonce, "", "").outcome,
             Outcome::StoreUnavailable);
   FailingGetStore failing(sessions_);
   failing.failId = parent_.id;
-  EXPECT_EQ(redeemHandoff(handoffs_, failing, keys_, clock_, policy_, issue(), kHost, "", "").outcome,
+  EXPECT_EQ(redeemHandoff(handoffs_, failing, keys_, clock_, policy_, issue(), kHost, kNonce, "", "").outcome,
             Outcome::StoreUnavailable);
 }
 
@@ -255,6 +258,33 @@ TEST(SessionRecord, RecordsFromBeforeLinkedSessionsStillDecode) {
       R"({"id":"abc","userId":"u","username":"alice","role":"admin","createdMs":1,"lastSeenMs":2})");
   ASSERT_TRUE(s.ok()) << s.error().message;
   EXPECT_EQ(s.value().parentId, "");
+}
+
+}  // namespace
+}  // namespace proxyos::session
+
+namespace proxyos::session {
+namespace {
+
+// Login CSRF: a code someone else obtained (with their own session) cannot
+// be finished in another browser, which lacks the nonce it was issued for.
+TEST_F(HandoffTest, OnlyTheBrowserThatStartedItMayFinishIt) {
+  const auto code = issue();
+  EXPECT_EQ(redeem(code, kHost, "another-browser").outcome, Outcome::Refused);
+  EXPECT_EQ(redeem(code).outcome, Outcome::Refused) << "consumed by the failed attempt";
+  EXPECT_EQ(redeem(issue(), kHost, "").outcome, Outcome::Refused) << "no nonce cookie";
+  auto stateless = handoffs_.issue({parent_.id, kHost, kRd, ""}, kHandoffTtl).value();
+  EXPECT_EQ(redeem(stateless, kHost, "").outcome, Outcome::Refused) << "a grant without state never redeems";
+  EXPECT_EQ(redeem(issue()).outcome, Outcome::Ok);
+}
+
+TEST(HandoffStateTest, IsTheHexSha256OfTheNonce) {
+  EXPECT_EQ(handoffState("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_TRUE(isHandoffState(handoffState("x")));
+  EXPECT_FALSE(isHandoffState(std::string(63, 'a')));
+  EXPECT_FALSE(isHandoffState(std::string(64, 'A')));
+  EXPECT_FALSE(isHandoffState(std::string(64, 'g')));
+  EXPECT_FALSE(isHandoffState(""));
 }
 
 }  // namespace
