@@ -9,7 +9,6 @@
 // nothing here lets a request through by default.
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/field.hpp>
 
@@ -228,12 +227,13 @@ asio::awaitable<ClientSession::SsoResult> ClientSession::enforceBuiltin(RequestP
       // own strand when the answer is in.
       const auto generation = sso->verdicts.generation();
       std::string value(cookie);
-      verdict = co_await asio::co_spawn(
-          sso->workers,
-          [sso, value]() -> asio::awaitable<std::shared_ptr<const SessionVerdict>> {
-            co_return std::make_shared<const SessionVerdict>(sso->authority.verify(value));
-          },
-          use_awaitable);
+      // Built in a statement of its own: GCC 12 mishandles a temporary
+      // closure that lives across a co_await (it relocates it bitwise, which
+      // breaks a short std::string inside).
+      auto lookup = runOnWorkers<std::shared_ptr<const SessionVerdict>>(sso->workers, io_.strand, [sso, value] {
+        return std::make_shared<const SessionVerdict>(sso->authority.verify(value));
+      });
+      verdict = co_await std::move(lookup);
       sso->verdicts.store(value, verdict, generation);
     }
   }
@@ -287,12 +287,11 @@ asio::awaitable<bool> ClientSession::redeemCallback(RequestParser& parser, Acces
   std::string clientIp = io_.clientIp;
   std::string userAgent(toStd(req[http::field::user_agent]).substr(0, 256));
   std::string nonce(cookieValue(req, session::kHandoffNonceCookie));
-  const session::HandoffResult result = co_await asio::co_spawn(
-      sso->workers,
-      [sso, code, hostName, nonce, clientIp, userAgent]() -> asio::awaitable<session::HandoffResult> {
-        co_return sso->authority.redeem(code, hostName, nonce, clientIp, userAgent);
-      },
-      use_awaitable);
+  auto redemption = runOnWorkers<session::HandoffResult>(
+      sso->workers, io_.strand, [sso, code, hostName, nonce, clientIp, userAgent] {
+        return sso->authority.redeem(code, hostName, nonce, clientIp, userAgent);
+      });  // not a temporary across the co_await (see enforceBuiltin)
+  const session::HandoffResult result = co_await std::move(redemption);
   using Outcome = session::HandoffResult::Outcome;
   if (result.outcome == Outcome::StoreUnavailable)
     co_return co_await respond(parser, record, 503, kHtml,

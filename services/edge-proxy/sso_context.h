@@ -8,7 +8,12 @@
 // thread (each cache is one small mutex around a hash map); blocking store
 // calls (Redis) never run on an I/O thread: they go to `workers`, and the
 // awaiting coroutine resumes on its own strand.
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -141,6 +146,41 @@ struct SsoSettings {
   std::chrono::seconds cookieMaxAge{30 * 24 * 3600};
   std::chrono::milliseconds verdictTtl{2000};
 };
+
+/// Runs the blocking `fn` on `pool` and resumes the awaiting coroutine on
+/// `home` (its own executor) with the result: the job never runs on an I/O
+/// thread, and the coroutine is never resumed on a worker.
+///
+/// Not a coroutine: `fn` is moved once into a heap job and nothing of it
+/// lives in a coroutine frame. Callers must build the awaitable in a
+/// statement of its own and then co_await it: with GCC 12, passing the
+/// closure as a temporary inside the co_await expression (first with
+/// co_spawn, then with a coroutine version of this function) corrupted the
+/// closure's std::string under concurrent cache misses (free(): invalid
+/// pointer; reproduced by sso_builtin_edge_test), and building it first
+/// does not.
+template <class T, class Fn>
+boost::asio::awaitable<T> runOnWorkers(boost::asio::thread_pool& pool, const boost::asio::any_io_executor& home,
+                                       Fn fn) {
+  struct Job {
+    Fn fn;
+    boost::asio::any_io_executor home;
+    boost::asio::thread_pool* pool;
+  };
+  Job* job = new Job{std::move(fn), home, &pool};
+  return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void(T)>(
+      [job](auto handler) {
+        boost::asio::post(*job->pool, [job, handler = std::move(handler)]() mutable {
+          auto result = std::make_unique<T>(job->fn());
+          const auto home = job->home;
+          delete job;
+          boost::asio::post(home, [result = std::move(result), handler = std::move(handler)]() mutable {
+            std::move(handler)(std::move(*result));
+          });
+        });
+      },
+      boost::asio::use_awaitable);
+}
 
 /// Everything above, owned by the edge app; outlives the ProxyServer.
 class SsoContext {

@@ -1,0 +1,195 @@
+// The built-in provider on the data plane, in process (ProxyServer +
+// SsoContext with a scripted SessionAuthority; real sockets, a real
+// upstream): many requests missing the verdict cache at once from many
+// connections (the path that goes to the worker threads and back), and a
+// revocation that closes an open WebSocket. The Redis-backed authority and
+// the handoff are covered with the real binaries in sso_builtin_test.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
+
+#include "services/edge-proxy/proxy_server.h"
+#include "services/edge-proxy/sso_context.h"
+#include "tests/support/test_upstream.h"
+#include "tests/support/wait.h"
+
+namespace {
+
+using namespace proxyos;
+using namespace proxyos::edge;
+using proxyos::testing::TestUpstream;
+using proxyos::testing::waitUntil;
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+namespace websocket = boost::beast::websocket;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+constexpr const char* kGood = "good-cookie";
+
+// Valid for kGood (session "s1"), invalid otherwise; slow enough that
+// concurrent misses overlap on the workers.
+class ScriptedAuthority final : public SessionAuthority {
+ public:
+  SessionVerdict verify(std::string_view cookie) override {
+    ++calls;
+    std::this_thread::sleep_for(200us);
+    SessionVerdict v;
+    if (cookie != kGood) return v;
+    v.kind = SessionVerdict::Kind::Valid;
+    v.sessionId = "s1";
+    v.username = "alice";
+    v.email = "alice@example.com";
+    v.groups = {"admins", "dev"};
+    return v;
+  }
+  session::HandoffResult redeem(std::string_view, std::string_view, std::string_view, std::string_view,
+                                std::string_view) override {
+    return {};
+  }
+  std::atomic<int> calls{0};
+};
+
+class SsoBuiltinEdgeTest : public ::testing::TestWithParam<int> {
+ protected:
+  void SetUp() override {
+    SsoSettings settings{"http://dash.test", "dash.test", ""};
+    settings.verdictTtl = 1ms;  // nearly every request misses the cache
+    sso_.emplace(authority_, SystemClock::instance(), settings, 2);
+  }
+  void TearDown() override {
+    if (!server_) return;
+    server_->stop();
+    EXPECT_TRUE(waitUntil([&] { return server_->connectionCount() == 0; }, 10s));
+    work_.reset();
+    ioc_.stop();
+    for (auto& t : threads_) t.join();
+    server_.reset();
+  }
+
+  void start(const std::string& upstream) {
+    model::Route r;
+    r.id = "r1";
+    r.name = "r1";
+    r.domains = {"app.test"};
+    r.pathPrefix = "/";
+    r.upstreams = {upstream};
+    r.ssoEnabled = true;
+    r.ssoProviderId = "builtin";
+    ConfigSnapshot snapshot;
+    snapshot.routes = {r};
+    snapshot.providersJson = {
+        {"builtin",
+         R"({"name":"ProxyOS","type":"builtin","forwardAuthUrl":"http://127.0.0.1:1/api/auth/verify",)"
+         R"("authResponseHeaders":["X-Auth-User","X-Auth-Email","X-Auth-Groups"]})"}};
+    snapshot.revision = 1;
+    auto table = RouteTable::build(snapshot, "dash.test");
+    ASSERT_TRUE(table.ok()) << table.error().message;
+    tables_.publish(table.value());
+    server_ = std::make_unique<ProxyServer>(ioc_, tables_, ProxyOptions{}, observer_, system_, SystemClock::instance());
+    server_->setSso(&*sso_);
+    auto port = server_->listen("127.0.0.1", 0);
+    ASSERT_TRUE(port.ok());
+    port_ = port.value();
+    work_.emplace(ioc_.get_executor());
+    for (int i = 0; i < GetParam(); ++i) threads_.emplace_back([this] { ioc_.run(); });
+  }
+
+  ScriptedAuthority authority_;
+  std::optional<SsoContext> sso_;
+  TableHolder tables_;
+  NullProxyObserver observer_;
+  NotFoundSystemRoute system_;
+  asio::io_context ioc_{GetParam()};
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  std::vector<std::thread> threads_;
+  std::unique_ptr<ProxyServer> server_;
+  std::uint16_t port_ = 0;
+};
+
+TEST_P(SsoBuiltinEdgeTest, ManyConcurrentCacheMissesAllResolveCorrectly) {
+  TestUpstream upstream("A");
+  start(upstream.url());
+  constexpr int kClients = 24;
+  constexpr int kRequests = 60;
+  std::atomic<int> allowed{0}, denied{0}, wrong{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c)
+    clients.emplace_back([&, c] {
+      asio::io_context ioc;
+      tcp::socket s(ioc);
+      s.connect({asio::ip::make_address("127.0.0.1"), port_});
+      boost::beast::flat_buffer buf;
+      for (int i = 0; i < kRequests; ++i) {
+        const bool good = (c + i) % 4 != 0;
+        http::request<http::empty_body> req(http::verb::get, "/headers", 11);
+        req.set(http::field::host, "app.test");
+        req.set(http::field::cookie, std::string("a=1; proxyos_session=") + (good ? kGood : "forged") + "; b=2");
+        req.set("X-Auth-User", "mallory");
+        http::write(s, req);
+        http::response<http::string_body> res;
+        boost::system::error_code ec;
+        http::read(s, buf, res, ec);
+        if (ec) {
+          ++wrong;
+          return;
+        }
+        if (good && res.result_int() == 200) {
+          const auto seen = nlohmann::json::parse(res.body())["headers"];
+          const bool ok = seen.value("x-auth-user", "") == "alice" && seen.value("cookie", "") == "a=1; b=2";
+          ++(ok ? allowed : wrong);
+        } else if (!good && res.result_int() == 401) {
+          ++denied;
+        } else {
+          ++wrong;
+        }
+      }
+    });
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(allowed.load() + denied.load(), kClients * kRequests);
+  EXPECT_GT(authority_.calls.load(), kClients) << "the cache was missed concurrently, as intended";
+}
+
+TEST_P(SsoBuiltinEdgeTest, RevocationClosesAnOpenWebSocketOfThatSession) {
+  TestUpstream upstream("A");
+  start(upstream.url());
+  asio::io_context ioc;
+  websocket::stream<tcp::socket> ws(ioc);
+  ws.next_layer().connect({asio::ip::make_address("127.0.0.1"), port_});
+  ws.set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
+    req.set(http::field::cookie, std::string("proxyos_session=") + kGood);
+  }));
+  ws.handshake("app.test", "/ws");
+  ws.write(asio::buffer(std::string("ping")));
+  boost::beast::flat_buffer buf;
+  ws.read(buf);
+  EXPECT_EQ(boost::beast::buffers_to_string(buf.data()), "ping");
+
+  server_->revokeSession("someone-else");
+  ws.write(asio::buffer(std::string("still")));
+  buf.clear();
+  ws.read(buf);
+  EXPECT_EQ(boost::beast::buffers_to_string(buf.data()), "still") << "another session's logout leaves it open";
+
+  const auto revokedAt = std::chrono::steady_clock::now();
+  server_->revokeSession("s1");
+  boost::system::error_code ec;
+  buf.clear();
+  ws.next_layer().set_option(asio::socket_base::linger(false, 0));
+  ws.read(buf, ec);  // returns when the edge closes the connection
+  EXPECT_TRUE(ec) << "the WebSocket stayed open after its session was revoked";
+  EXPECT_LT(std::chrono::steady_clock::now() - revokedAt, 1s);
+}
+
+INSTANTIATE_TEST_SUITE_P(Threading, SsoBuiltinEdgeTest, ::testing::Values(1, 2),
+                         [](const auto& info) { return info.param == 1 ? "OneThread" : "TwoThreads"; });
+
+}  // namespace
