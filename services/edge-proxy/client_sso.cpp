@@ -32,6 +32,9 @@ namespace {
 constexpr std::string_view kHtml = "text/html; charset=utf-8";
 
 // The built-in provider's identity headers (ARCHITECTURE.md §4, auth verify).
+// Removed from the client's request on every SSO route, whatever the
+// provider: an upstream once behind the built-in provider may still trust
+// them after the route moves to another one.
 const std::vector<std::string>& builtinIdentityNames() {
   static const std::vector<std::string> names = {"X-Auth-User", "X-Auth-Email", "X-Auth-Groups"};
   return names;
@@ -160,7 +163,7 @@ asio::awaitable<ClientSession::SsoResult> ClientSession::enforceExternal(Request
     cacheKey = AllowCache::key(provider.id, toStd(req[http::field::cookie]), toStd(req[http::field::authorization]));
     if (const auto hit = core_->sso->allows.find(cacheKey)) {
       core_->observer.onSsoCheck(provider.id, SsoOutcome::Allow, since(core_->clock, start));
-      co_return co_await admit(parser, record, match, provider.authResponseHeaders, hit->identity, hit->groups,
+      co_return co_await admit(parser, record, match, withBuiltinNames(provider.authResponseHeaders), hit->identity, hit->groups,
                                provider.groupsSeparator);
     }
   }
@@ -195,7 +198,7 @@ asio::awaitable<ClientSession::SsoResult> ClientSession::enforceExternal(Request
   if (!cacheKey.empty())
     core_->sso->allows.store(std::move(cacheKey), std::make_shared<const CachedAllow>(CachedAllow{d.identity, d.groups}),
                              std::chrono::seconds(provider.cacheTtlSeconds));
-  co_return co_await admit(parser, record, match, provider.authResponseHeaders, d.identity, d.groups,
+  co_return co_await admit(parser, record, match, withBuiltinNames(provider.authResponseHeaders), d.identity, d.groups,
                            provider.groupsSeparator);
 }
 
