@@ -92,20 +92,9 @@ std::vector<std::pair<std::string, std::string>> relayedFields(const Fields& ans
   for (const auto& f : answer)
     if (f.name() == http::field::connection) connection = toStd(f.value());
   for (const auto& f : answer) {
-    switch (f.name()) {
-      case http::field::connection:
-      case http::field::keep_alive:
-      case http::field::proxy_connection:
-      case http::field::te:
-      case http::field::trailer:
-      case http::field::transfer_encoding:
-      case http::field::upgrade:
-      case http::field::proxy_authenticate:
-      case http::field::content_length:
-      case http::field::content_type:
-        continue;
-      default: break;
-    }
+    // Content-Type and Content-Length are the writer's (LocalResponse).
+    if (isHopByHop(f.name()) || f.name() == http::field::content_length || f.name() == http::field::content_type)
+      continue;
     const std::string_view name = toStd(f.name_string());
     if (!connection.empty() && hasToken(connection, name)) continue;
     out.emplace_back(std::string(name), std::string(toStd(f.value())));
