@@ -25,19 +25,6 @@ std::optional<std::string> RedirectPolicy::check(const std::string& rd) const {
   return rd;
 }
 
-std::string urlEncode(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
+std::string urlEncode(const std::string& s) { return percentEncode(s); }
 
 }  // namespace proxyos::auth

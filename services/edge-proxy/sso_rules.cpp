@@ -6,6 +6,7 @@
 #include <boost/container/small_vector.hpp>
 
 #include "header_rules.h"
+#include "shared/core/url.h"
 #include "string_view_compat.h"
 
 namespace proxyos::edge {
@@ -79,11 +80,6 @@ bool forEachCookie(std::string_view line, Visit&& visit) {
     if (visit(name, value, pair)) return true;
   }
   return false;
-}
-
-bool isUnreserved(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-         c == '_' || c == '~';
 }
 
 void appendField(std::string& out, std::string_view name, std::string_view value) {
@@ -207,7 +203,6 @@ AuthDecision interpretAuthAnswer(const model::SsoProvider& provider, unsigned st
 }
 
 std::string loginRedirect(std::string_view loginUrl, std::string_view originalUrl) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
   const auto hash = loginUrl.find('#');
   const std::string_view base = loginUrl.substr(0, hash);
   const std::string_view fragment = hash == std::string_view::npos ? std::string_view{} : loginUrl.substr(hash);
@@ -220,16 +215,7 @@ std::string loginRedirect(std::string_view loginUrl, std::string_view originalUr
   else if (base.back() != '?' && base.back() != '&')
     url += '&';
   url += "rd=";
-  for (const char ch : originalUrl) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (isUnreserved(c)) {
-      url += ch;
-    } else {
-      url += '%';
-      url += kHex[c >> 4];
-      url += kHex[c & 0x0F];
-    }
-  }
+  url += percentEncode(originalUrl);
   url += fragment;
   return url;
 }

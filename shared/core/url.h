@@ -1,6 +1,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "shared/core/error.h"
 
@@ -29,6 +30,10 @@ struct Url {
 Result<Url> parseUrl(const std::string& text);
 
 uint16_t defaultPort(const std::string& scheme);
+
+/// Percent-encodes every byte outside RFC 3986's unreserved set
+/// (A-Z a-z 0-9 - . _ ~), upper-case hex: safe as a query value (rd=...).
+std::string percentEncode(std::string_view s);
 
 /// host:port as in PROXYOS_LISTEN. ":8080" means all interfaces.
 struct HostPort {

@@ -23,6 +23,7 @@
 #include "services/edge-proxy/proxy_server.h"
 #include "services/edge-proxy/request_id.h"
 #include "services/edge-proxy/upstream_selector.h"
+#include "tests/support/in_process_edge.h"
 #include "tests/support/loopback.h"
 #include "tests/support/test_upstream.h"
 #include "tests/support/wait.h"
@@ -52,11 +53,7 @@ model::Route route(const std::string& id, const std::vector<std::string>& upstre
 
 std::string deadUpstream() { return "http://127.0.0.1:" + std::to_string(proxyos::testing::freePort()); }
 
-void setTimeouts(tcp::socket& s) {
-  timeval tv{30, 0};
-  setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(s.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-}
+void setTimeouts(tcp::socket& s) { proxyos::testing::setSocketTimeouts(s, 30s); }
 
 /// A blocking client connection to the proxy.
 class Client {
@@ -157,29 +154,12 @@ class RecordingObserver : public ProxyObserver {
 // sessions without strands, as the edge runs with PROXYOS_EDGE_THREADS=1).
 class EdgeProxyTest : public ::testing::TestWithParam<int> {
  protected:
-  void TearDown() override {
-    if (!server_) return;
-    server_->stop();
-    EXPECT_TRUE(waitUntil([&] { return server_->connectionCount() == 0; }, 10s));
-    work_.reset();
-    ioc_.stop();
-    for (auto& t : threads_) t.join();
-    server_.reset();
-  }
+  void TearDown() override { EXPECT_TRUE(edge_.stop()) << "connections still open 10 s after stop()"; }
 
   void startProxy(ProxyOptions options = {}) {
-    const int ioThreads = GetParam();
     if (std::getenv("EDGE_TEST_DEBUG")) spdlog::set_level(spdlog::level::debug);
-    server_ = std::make_unique<ProxyServer>(ioc_, tables_, options, observer_, system_, SystemClock::instance());
-    auto port = server_->listen("127.0.0.1", 0);
-    ASSERT_TRUE(port.ok()) << port.error().message;
-    port_ = port.value();
-    work_.emplace(ioc_.get_executor());
-    for (int i = 0; i < ioThreads; ++i)
-      threads_.emplace_back([this] {
-        pthread_setname_np(pthread_self(), "edge-io");  // for profilers
-        ioc_.run();
-      });
+    edge_.start(tables_, observer_, system_, std::move(options));
+    port_ = edge_.port();
   }
 
   void publish(std::vector<model::Route> routes) {
@@ -195,10 +175,7 @@ class EdgeProxyTest : public ::testing::TestWithParam<int> {
   RecordingObserver observer_;
   NotFoundSystemRoute system_;
   std::uint64_t revision_ = 0;
-  asio::io_context ioc_{GetParam()};
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
-  std::vector<std::thread> threads_;
-  std::unique_ptr<ProxyServer> server_;
+  proxyos::testing::InProcessEdge edge_{GetParam()};
   std::uint16_t port_ = 0;
 };
 
@@ -391,8 +368,8 @@ TEST_P(EdgeProxyTest, StopClosesIdleConnectionsAndLetsInFlightRequestsFinish) {
   ASSERT_EQ(idle.get("/headers").result_int(), 200u);
   http::response<http::string_body> stalled;
   std::thread inFlight([&] { stalled = Client(port_).get("/stall"); });
-  ASSERT_TRUE(waitUntil([&] { return server_->connectionCount() == 2; }, 5s));
-  server_->stop();
+  ASSERT_TRUE(waitUntil([&] { return edge_.server().connectionCount() == 2; }, 5s));
+  edge_.server().stop();
   EXPECT_TRUE(idle.closedByPeer());
   a.releaseStalled();
   inFlight.join();

@@ -17,6 +17,7 @@
 
 #include "services/edge-proxy/proxy_server.h"
 #include "services/edge-proxy/sso_context.h"
+#include "tests/support/in_process_edge.h"
 #include "tests/support/test_upstream.h"
 #include "tests/support/wait.h"
 
@@ -64,15 +65,7 @@ class SsoBuiltinEdgeTest : public ::testing::TestWithParam<int> {
     settings.verdictTtl = 1ms;  // nearly every request misses the cache
     sso_.emplace(authority_, SystemClock::instance(), settings, 2);
   }
-  void TearDown() override {
-    if (!server_) return;
-    server_->stop();
-    EXPECT_TRUE(waitUntil([&] { return server_->connectionCount() == 0; }, 10s));
-    work_.reset();
-    ioc_.stop();
-    for (auto& t : threads_) t.join();
-    server_.reset();
-  }
+  void TearDown() override { EXPECT_TRUE(edge_.stop()) << "connections still open 10 s after stop()"; }
 
   void start(const std::string& upstream) {
     model::Route r;
@@ -93,13 +86,8 @@ class SsoBuiltinEdgeTest : public ::testing::TestWithParam<int> {
     auto table = RouteTable::build(snapshot, "dash.test");
     ASSERT_TRUE(table.ok()) << table.error().message;
     tables_.publish(table.value());
-    server_ = std::make_unique<ProxyServer>(ioc_, tables_, ProxyOptions{}, observer_, system_, SystemClock::instance());
-    server_->setSso(&*sso_);
-    auto port = server_->listen("127.0.0.1", 0);
-    ASSERT_TRUE(port.ok());
-    port_ = port.value();
-    work_.emplace(ioc_.get_executor());
-    for (int i = 0; i < GetParam(); ++i) threads_.emplace_back([this] { ioc_.run(); });
+    edge_.start(tables_, observer_, system_, ProxyOptions{}, &*sso_);
+    port_ = edge_.port();
   }
 
   ScriptedAuthority authority_;
@@ -107,10 +95,7 @@ class SsoBuiltinEdgeTest : public ::testing::TestWithParam<int> {
   TableHolder tables_;
   NullProxyObserver observer_;
   NotFoundSystemRoute system_;
-  asio::io_context ioc_{GetParam()};
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
-  std::vector<std::thread> threads_;
-  std::unique_ptr<ProxyServer> server_;
+  proxyos::testing::InProcessEdge edge_{GetParam()};
   std::uint16_t port_ = 0;
 };
 
@@ -173,14 +158,14 @@ TEST_P(SsoBuiltinEdgeTest, RevocationClosesAnOpenWebSocketOfThatSession) {
   ws.read(buf);
   EXPECT_EQ(boost::beast::buffers_to_string(buf.data()), "ping");
 
-  server_->revokeSession("someone-else");
+  edge_.server().revokeSession("someone-else");
   ws.write(asio::buffer(std::string("still")));
   buf.clear();
   ws.read(buf);
   EXPECT_EQ(boost::beast::buffers_to_string(buf.data()), "still") << "another session's logout leaves it open";
 
   const auto revokedAt = std::chrono::steady_clock::now();
-  server_->revokeSession("s1");
+  edge_.server().revokeSession("s1");
   boost::system::error_code ec;
   buf.clear();
   ws.next_layer().set_option(asio::socket_base::linger(false, 0));

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "shared/core/url.h"
 #include "tests/support/http_client.h"
 #include "tests/support/loopback.h"
 #include "tests/support/read_file.h"
@@ -55,20 +56,7 @@ std::string lower(std::string s) {
 
 bool startsWith(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 
-std::string urlEncode(const std::string& s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
+std::string urlEncode(const std::string& s) { return proxyos::percentEncode(s); }
 
 /// What the edge puts in `state` for a nonce (shared/session/handoff.h).
 std::string handoffState(const std::string& nonce) {

@@ -27,6 +27,7 @@
 #include "services/edge-proxy/proxy_server.h"
 #include "services/edge-proxy/sso_context.h"
 #include "tests/support/loopback.h"
+#include "tests/support/in_process_edge.h"
 #include "tests/support/server_process.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/test_forward_auth.h"
@@ -89,11 +90,7 @@ model::Route ssoRoute(const std::string& id, const std::string& host, const std:
   return r;
 }
 
-void setTimeouts(tcp::socket& s) {
-  timeval tv{15, 0};
-  setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  setsockopt(s.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-}
+void setTimeouts(tcp::socket& s) { proxyos::testing::setSocketTimeouts(s, 15s); }
 
 /// A blocking client connection (to the edge or to Caddy).
 class Conn {
@@ -225,20 +222,13 @@ class CaddyForwardAuth {
 class SsoForwardAuthTest : public ::testing::TestWithParam<int> {
  protected:
   void TearDown() override {
-    if (!server_) return;
-    server_->stop();
-    EXPECT_TRUE(waitUntil([&] { return server_->connectionCount() == 0; }, 10s));
-    work_.reset();
-    ioc_.stop();
-    for (auto& t : threads_) t.join();
-    server_.reset();
+    EXPECT_TRUE(edge_.stop()) << "connections still open 10 s after stop()";
     sso_.reset();
   }
 
   /// `withSsoContext`: the shared SSO state the allow cache lives in.
   void startProxy(bool withSsoContext = false) {
     if (std::getenv("EDGE_TEST_DEBUG")) spdlog::set_level(spdlog::level::debug);
-    server_ = std::make_unique<ProxyServer>(ioc_, tables_, ProxyOptions{}, observer_, system_, SystemClock::instance());
     if (withSsoContext) {
       // The built-in provider is not used here: its Redis is never asked.
       redis::ClientOptions redisOptions;
@@ -246,17 +236,9 @@ class SsoForwardAuthTest : public ::testing::TestWithParam<int> {
       authority_ = std::make_unique<RedisSessionAuthority>(redisOptions, session::SigningKeys("test-secret", {}),
                                                            SystemClock::instance());
       sso_ = std::make_unique<SsoContext>(*authority_, SystemClock::instance(), SsoSettings{}, 1);
-      server_->setSso(sso_.get());
     }
-    auto port = server_->listen("127.0.0.1", 0);
-    ASSERT_TRUE(port.ok()) << port.error().message;
-    port_ = port.value();
-    work_.emplace(ioc_.get_executor());
-    for (int i = 0; i < GetParam(); ++i)
-      threads_.emplace_back([this] {
-        pthread_setname_np(pthread_self(), "edge-io");
-        ioc_.run();
-      });
+    edge_.start(tables_, observer_, system_, ProxyOptions{}, sso_.get());
+    port_ = edge_.port();
   }
 
   void publish(std::vector<model::Route> routes, const std::map<std::string, nlohmann::json>& providers) {
@@ -277,10 +259,7 @@ class SsoForwardAuthTest : public ::testing::TestWithParam<int> {
   std::uint64_t revision_ = 0;
   std::unique_ptr<RedisSessionAuthority> authority_;
   std::unique_ptr<SsoContext> sso_;
-  asio::io_context ioc_{GetParam()};
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
-  std::vector<std::thread> threads_;
-  std::unique_ptr<ProxyServer> server_;
+  proxyos::testing::InProcessEdge edge_{GetParam()};  // after sso_: stopped before it goes
   std::uint16_t port_ = 0;
 };
 
