@@ -41,6 +41,8 @@
 #include <utility>
 #include <vector>
 
+#include "tests/support/connection_threads.h"
+
 namespace proxyos::testing {
 
 /// One request as a RecordingServer read it.
@@ -83,21 +85,15 @@ class RecordingServer {
   using Answer = std::function<std::optional<Response>(const RecordedRequest&)>;
 
   RecordingServer(Answer answer, bool webSockets)
-      : answer_(std::move(answer)), webSockets_(webSockets), acceptor_(ioc_) {
-    namespace asio = boost::asio;
-    acceptor_.open(asio::ip::tcp::v4());
-    acceptor_.set_option(asio::socket_base::reuse_address(true));
-    acceptor_.bind({asio::ip::make_address("127.0.0.1"), 0});
-    acceptor_.listen();
-    port_ = acceptor_.local_endpoint().port();
-    acceptThread_ = std::thread([this] { acceptLoop(); });
-  }
+      : answer_(std::move(answer)),
+        webSockets_(webSockets),
+        connections_([this](boost::asio::ip::tcp::socket& s, int id) { serve(s, id); }) {}
   ~RecordingServer() { stop(); }
   RecordingServer(const RecordingServer&) = delete;
   RecordingServer& operator=(const RecordingServer&) = delete;
 
-  std::uint16_t port() const { return port_; }
-  int connectionsAccepted() const { return accepted_.load(); }
+  std::uint16_t port() const { return connections_.port(); }
+  int connectionsAccepted() const { return connections_.accepted(); }
 
   std::vector<RecordedRequest> requests() const {
     std::lock_guard lock(mu_);
@@ -119,46 +115,14 @@ class RecordingServer {
   void stop() {
     {
       std::lock_guard lock(mu_);
-      if (stopping_) return;
-      stopping_ = true;
+      stopping_ = true;  // stalled answers end, so their threads can be joined
       cv_.notify_all();
-      for (int fd : liveFds_) ::shutdown(fd, SHUT_RDWR);
     }
-    // Wake the blocking accept with a connection of our own.
-    boost::system::error_code ec;
-    boost::asio::io_context ioc;
-    boost::asio::ip::tcp::socket wake(ioc);
-    wake.connect({boost::asio::ip::make_address("127.0.0.1"), port_}, ec);
-    if (acceptThread_.joinable()) acceptThread_.join();
-    acceptor_.close(ec);
-    std::vector<std::thread> threads;
-    {
-      std::lock_guard lock(mu_);
-      threads.swap(threads_);
-    }
-    for (auto& t : threads) t.join();
+    connections_.stop();
   }
 
  private:
   using tcp = boost::asio::ip::tcp;
-
-  void acceptLoop() {
-    for (;;) {
-      boost::system::error_code ec;
-      auto sock = std::make_shared<tcp::socket>(ioc_);
-      acceptor_.accept(*sock, ec);
-      std::lock_guard lock(mu_);
-      if (stopping_) return;
-      if (ec) continue;
-      const int id = ++accepted_;
-      liveFds_.insert(sock->native_handle());
-      threads_.emplace_back([this, sock, id] {
-        serve(*sock, id);
-        std::lock_guard l(mu_);
-        liveFds_.erase(sock->native_handle());
-      });
-    }
-  }
 
   void serve(tcp::socket& sock, int connId) {
     namespace http = boost::beast::http;
@@ -210,17 +174,11 @@ class RecordingServer {
 
   Answer answer_;
   const bool webSockets_;
-  boost::asio::io_context ioc_;
-  tcp::acceptor acceptor_;
-  std::uint16_t port_ = 0;
-  std::thread acceptThread_;
-  std::atomic<int> accepted_{0};
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
-  std::set<int> liveFds_;
-  std::vector<std::thread> threads_;
   std::vector<RecordedRequest> requests_;
+  ConnectionThreads connections_;  // last: its threads use everything above
 };
 
 /// A forward-auth provider (see the top of this file).

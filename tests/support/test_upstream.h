@@ -32,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/connection_threads.h"
 #include "tests/support/loopback.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
@@ -73,23 +74,16 @@ inline void fillPattern(char* buf, std::size_t n, std::uint64_t from) {
 
 class TestUpstream {
  public:
-  explicit TestUpstream(std::string name) : name_(std::move(name)), acceptor_(ioc_) {
-    namespace asio = boost::asio;
-    acceptor_.open(asio::ip::tcp::v4());
-    acceptor_.set_option(asio::socket_base::reuse_address(true));
-    acceptor_.bind({asio::ip::make_address("127.0.0.1"), 0});
-    acceptor_.listen();
-    port_ = acceptor_.local_endpoint().port();
-    acceptThread_ = std::thread([this] { acceptLoop(); });
-  }
+  explicit TestUpstream(std::string name)
+      : name_(std::move(name)), connections_([this](tcp::socket& s, int id) { serve(s, id); }) {}
   ~TestUpstream() { shutdown(); }
   TestUpstream(const TestUpstream&) = delete;
   TestUpstream& operator=(const TestUpstream&) = delete;
 
-  std::uint16_t port() const { return port_; }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::uint16_t port() const { return connections_.port(); }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port()); }
   const std::string& name() const { return name_; }
-  int connectionsAccepted() const { return accepted_.load(); }
+  int connectionsAccepted() const { return connections_.accepted(); }
   void releaseStalled() {
     std::lock_guard lock(mu_);
     released_ = true;
@@ -99,46 +93,14 @@ class TestUpstream {
   void shutdown() {
     {
       std::lock_guard lock(mu_);
-      if (stopping_) return;
-      stopping_ = true;
-      released_ = true;
+      released_ = true;  // stalled answers end, so their threads can be joined
       cv_.notify_all();
-      for (int fd : liveFds_) ::shutdown(fd, SHUT_RDWR);
     }
-    // Wake the blocking accept with a connection of our own.
-    boost::system::error_code ec;
-    boost::asio::io_context ioc;
-    boost::asio::ip::tcp::socket wake(ioc);
-    wake.connect({boost::asio::ip::make_address("127.0.0.1"), port_}, ec);
-    if (acceptThread_.joinable()) acceptThread_.join();
-    std::vector<std::thread> threads;
-    {
-      std::lock_guard lock(mu_);
-      threads.swap(threads_);
-    }
-    for (auto& t : threads) t.join();
+    connections_.stop();
   }
 
  private:
   using tcp = boost::asio::ip::tcp;
-
-  void acceptLoop() {
-    for (;;) {
-      boost::system::error_code ec;
-      auto sock = std::make_shared<tcp::socket>(ioc_);
-      acceptor_.accept(*sock, ec);
-      std::lock_guard lock(mu_);
-      if (stopping_) return;
-      if (ec) continue;
-      const int id = ++accepted_;
-      liveFds_.insert(sock->native_handle());
-      threads_.emplace_back([this, sock, id] {
-        serve(*sock, id);
-        std::lock_guard l(mu_);
-        liveFds_.erase(sock->native_handle());
-      });
-    }
-  }
 
   void serve(tcp::socket& sock, int connId) {
     namespace http = boost::beast::http;
@@ -272,17 +234,10 @@ class TestUpstream {
   }
 
   std::string name_;
-  boost::asio::io_context ioc_;
-  tcp::acceptor acceptor_;
-  std::uint16_t port_ = 0;
-  std::thread acceptThread_;
-  std::atomic<int> accepted_{0};
   std::mutex mu_;
   std::condition_variable cv_;
   bool released_ = false;
-  bool stopping_ = false;
-  std::set<int> liveFds_;
-  std::vector<std::thread> threads_;
+  ConnectionThreads connections_;  // last: its threads use everything above
 };
 
 /// `openssl s_server -www` on a self-signed certificate for "localhost": it
