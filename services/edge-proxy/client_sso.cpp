@@ -31,21 +31,6 @@ namespace {
 
 constexpr std::string_view kHtml = "text/html; charset=utf-8";
 
-// The built-in provider's identity headers (ARCHITECTURE.md §4, auth verify).
-// Removed from the client's request on every SSO route, whatever the
-// provider: an upstream once behind the built-in provider may still trust
-// them after the route moves to another one.
-const std::vector<std::string>& builtinIdentityNames() {
-  static const std::vector<std::string> names = {"X-Auth-User", "X-Auth-Email", "X-Auth-Groups"};
-  return names;
-}
-
-std::vector<std::string> withBuiltinNames(const std::vector<std::string>& providerNames) {
-  std::vector<std::string> names = builtinIdentityNames();
-  names.insert(names.end(), providerNames.begin(), providerNames.end());
-  return names;
-}
-
 std::string joined(const std::vector<std::string>& items, std::string_view sep) {
   std::string out;
   for (const auto& s : items) {
@@ -57,13 +42,15 @@ std::string joined(const std::vector<std::string>& items, std::string_view sep) 
 
 // Who the access log names: the first identity header that looks like a
 // user name (Remote-User, X-authentik-username, X-Auth-Request-User), else
-// the first one.
+// the first one. No allocation: it runs for every allowed request.
 std::string userOf(const std::vector<std::pair<std::string, std::string>>& identity) {
-  for (const auto& [name, value] : identity) {
-    std::string lower = name;
-    for (char& c : lower) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-    if (lower.find("user") != std::string::npos) return value;
-  }
+  const auto namesUser = [](std::string_view name) {
+    for (std::size_t i = 0; i + 4 <= name.size(); ++i)
+      if (boost::beast::iequals(toBeast(name.substr(i, 4)), "user")) return true;
+    return false;
+  };
+  for (const auto& [name, value] : identity)
+    if (namesUser(name)) return value;
   return identity.empty() ? std::string() : identity.front().second;
 }
 
@@ -152,7 +139,7 @@ asio::awaitable<ClientSession::SsoResult> ClientSession::enforceExternal(Request
     cacheKey = AllowCache::key(provider.id, toStd(req[http::field::cookie]), toStd(req[http::field::authorization]));
     if (const auto hit = core_->sso->allows.find(cacheKey)) {
       core_->observer.onSsoCheck(provider.id, SsoOutcome::Allow, since(core_->clock, start));
-      co_return co_await admit(parser, record, match, withBuiltinNames(provider.authResponseHeaders), hit->identity, hit->groups,
+      co_return co_await admit(parser, record, match, match.provider->identityNames, hit->identity, hit->groups,
                                provider.groupsSeparator);
     }
   }
@@ -160,20 +147,26 @@ asio::awaitable<ClientSession::SsoResult> ClientSession::enforceExternal(Request
   forwardAuth_.emplace(*core_, io_);
   const auto transport = co_await forwardAuth_->run(entry, req, facts);
   const auto latency = since(core_->clock, start);
-  const std::string providerDown = "The sign-in provider \"" + provider.name + "\" is not available. Try again later.";
+  // Only failures pay for the page.
+  const auto providerDown = [&provider] {
+    return errorPageSaying(503, "The sign-in provider \"" + provider.name + "\" is not available. Try again later.");
+  };
   if (transport != ForwardAuthCall::Transport::Answered) {
     core_->observer.onSsoCheck(provider.id, SsoOutcome::Error, latency);
     spdlog::warn("edge: SSO provider {} ({}) failed: {}; answering 503", provider.name, provider.id,
                  forwardAuth_->failure());
-    co_return co_await respond(parser, record, 503, kHtml, errorPageSaying(503, providerDown), nullptr);
+    co_return co_await respond(parser, record, 503, kHtml, providerDown(), nullptr);
   }
   const auto& answer = forwardAuth_->answer();
-  AuthDecision d = interpretAuthAnswer(provider, answer.result_int(), answer, isBrowser(req), originalUrl(facts));
+  const unsigned status = answer.result_int();
+  // The URL rd would carry back is only needed for a denial.
+  const std::string url = status >= 200 && status < 300 ? std::string() : originalUrl(facts);
+  AuthDecision d = interpretAuthAnswer(provider, status, answer, isBrowser(req), url);
   switch (d.kind) {
     case AuthDecision::Kind::Error:
       core_->observer.onSsoCheck(provider.id, SsoOutcome::Error, latency);
       spdlog::warn("edge: SSO provider {} ({}): {}; answering 503", provider.name, provider.id, d.reason);
-      co_return co_await respond(parser, record, 503, kHtml, errorPageSaying(503, providerDown), nullptr);
+      co_return co_await respond(parser, record, 503, kHtml, providerDown(), nullptr);
     case AuthDecision::Kind::Deny: {
       core_->observer.onSsoCheck(provider.id, SsoOutcome::Deny, latency);
       if (!d.relay) co_return co_await respond(parser, record, d.status, kHtml, "", &d.headers);
@@ -187,7 +180,7 @@ asio::awaitable<ClientSession::SsoResult> ClientSession::enforceExternal(Request
   if (!cacheKey.empty())
     core_->sso->allows.store(std::move(cacheKey), std::make_shared<const CachedAllow>(CachedAllow{d.identity, d.groups}),
                              std::chrono::seconds(provider.cacheTtlSeconds));
-  co_return co_await admit(parser, record, match, withBuiltinNames(provider.authResponseHeaders), d.identity, d.groups,
+  co_return co_await admit(parser, record, match, match.provider->identityNames, d.identity, d.groups,
                            provider.groupsSeparator);
 }
 
@@ -266,7 +259,7 @@ asio::awaitable<ClientSession::SsoResult> ClientSession::enforceBuiltin(RequestP
   const std::string groups = joined(verdict->groups, ",");
   const std::vector<std::pair<std::string, std::string>> identity = {
       {"X-Auth-User", verdict->username}, {"X-Auth-Email", verdict->email}, {"X-Auth-Groups", groups}};
-  co_return co_await admit(parser, record, match, withBuiltinNames(provider.authResponseHeaders), identity, groups,
+  co_return co_await admit(parser, record, match, match.provider->identityNames, identity, groups,
                            ",");
 }
 

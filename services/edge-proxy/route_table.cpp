@@ -59,6 +59,11 @@ std::optional<SsoProviderEntry> decodeProvider(const std::string& id, const std:
   e.provider = std::move(decoded.value());
   e.provider.id = id;
   e.builtin = e.provider.type == model::SsoProviderType::Builtin;
+  // The built-in names go on every SSO route: an upstream once behind the
+  // built-in provider may still trust them after the route moves to another.
+  e.identityNames = {"X-Auth-User", "X-Auth-Email", "X-Auth-Groups"};
+  e.identityNames.insert(e.identityNames.end(), e.provider.authResponseHeaders.begin(),
+                         e.provider.authResponseHeaders.end());
   if (e.builtin) return e;
   auto url = parseUrl(e.provider.forwardAuthUrl);
   if (!url || (url.value().scheme != "http" && url.value().scheme != "https")) {

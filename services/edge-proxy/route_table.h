@@ -110,6 +110,10 @@ struct SsoProviderEntry {
   UpstreamEndpoint endpoint;    // forwardAuthUrl's scheme, host and port (external providers)
   std::string authTarget;       // forwardAuthUrl's path and query ("/api/authz/forward-auth")
   std::string authHost;         // the sub-request's Host ("authelia:9091")
+  /// Removed from every client request of its routes before identity is
+  /// set: the built-in X-Auth-* names, then provider.authResponseHeaders
+  /// (built once here, not per request).
+  std::vector<std::string> identityNames;
 };
 
 enum class MatchKind {

@@ -45,7 +45,7 @@ SessionVerdicts::SessionVerdicts(const Clock& clock, std::chrono::milliseconds t
 std::shared_ptr<const SessionVerdict> SessionVerdicts::find(std::string_view cookieValue) {
   const auto now = clock_.monotonic();
   std::lock_guard lock(mu_);
-  const auto it = entries_.find(std::string(cookieValue));
+  const auto it = entries_.find(cookieValue);
   if (it == entries_.end()) return nullptr;
   if (it->second.expires <= now) {
     entries_.erase(it);

@@ -103,11 +103,16 @@ class SessionVerdicts {
     std::shared_ptr<const SessionVerdict> verdict;
     Clock::MonoTime expires;
   };
+  // Looked up by the cookie's view: no string copy per request.
+  struct StringHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
   const Clock& clock_;
   const std::chrono::milliseconds ttl_;
   const std::size_t maxEntries_;
   mutable std::mutex mu_;
-  std::unordered_map<std::string, Entry> entries_;
+  std::unordered_map<std::string, Entry, StringHash, std::equal_to<>> entries_;
   std::uint64_t generation_ = 0;
 };
 

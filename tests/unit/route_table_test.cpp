@@ -164,6 +164,8 @@ TEST(RouteTableTest, MatchedRouteCarriesParsedUpstreamsAndSettings) {
   EXPECT_EQ(p->endpoint, (UpstreamEndpoint{"http", "authelia", 9091, false}));
   EXPECT_EQ(p->authTarget, "/api/authz/forward-auth?x=1");
   EXPECT_EQ(p->authHost, "authelia:9091");
+  EXPECT_EQ(p->identityNames, (std::vector<std::string>{"X-Auth-User", "X-Auth-Email", "X-Auth-Groups", "Remote-User"}))
+      << "the built-in names, then the provider's: removed from every request of its routes";
   EXPECT_EQ(table->provider("p2"), nullptr);
   EXPECT_EQ(table->provider("p3"), nullptr) << "a provider that does not decode is left out";
   EXPECT_EQ(table->inputs(), snapshot);
