@@ -1,5 +1,7 @@
 #include "client_io.h"
 
+#include "http_io.h"
+
 namespace proxyos::edge {
 
 namespace {
@@ -24,6 +26,20 @@ ClientIo::ClientIo(boost::asio::ip::tcp::socket socket_, const boost::asio::any_
       clientIp(peerAddress(socket)),
       clientDog(strand_),
       upstreamDog(strand_) {}
+
+std::string_view ClientStream::serverName() const {
+  if (!tls_) return {};
+  const char* name = SSL_get_servername(tls_->native_handle(), TLSEXT_NAMETYPE_host_name);
+  return name ? std::string_view(name) : std::string_view();
+}
+
+std::size_t ClientStream::writeNow(std::span<const boost::asio::const_buffer> buffers, boost::system::error_code& ec) {
+  if (tls_) {
+    ec = boost::asio::error::would_block;
+    return 0;
+  }
+  return edge::writeNow(socket_, buffers, ec);
+}
 
 char* ClientIo::requestChunk() {
   if (!requestChunk_) requestChunk_ = std::make_unique<char[]>(kBodyChunkBytes);

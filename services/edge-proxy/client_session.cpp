@@ -20,6 +20,7 @@
 #include <utility>
 
 #include "error_pages.h"
+#include "sso_context.h"
 #include "http_io.h"
 #include "local_response.h"
 #include "request_id.h"
@@ -68,13 +69,14 @@ std::chrono::microseconds since(const Clock& clock, Clock::MonoTime start) {
 
 }  // namespace
 
-void ClientSession::start(std::shared_ptr<ProxyCore> core, tcp::socket socket) {
+void ClientSession::start(std::shared_ptr<ProxyCore> core, tcp::socket socket, bool secure) {
   error_code ec;
   socket.set_option(tcp::no_delay(true), ec);
   // Writes try a plain send first (http_io.h writeNowAll).
   socket.non_blocking(true, ec);
   auto strand = core->sessionExecutor();
   std::shared_ptr<ClientSession> session(new ClientSession(core, std::move(socket), strand));
+  if (secure && core->tlsServer) session->io_.stream.useTls(*core->tlsServer);
   core->addSession(session);
   asio::co_spawn(strand, run(std::move(session)), [](std::exception_ptr e) {
     if (!e) return;
@@ -115,6 +117,19 @@ asio::awaitable<void> ClientSession::run(std::shared_ptr<ClientSession> self) {
   // codes; this catches what cannot be (allocation failure) so one
   // connection's trouble never takes the process down.
   try {
+    if (auto* tls = self->io_.stream.tls()) {
+      // The handshake shares the header timeout: a client that opens a
+      // connection and says nothing is cut off either way.
+      error_code ec;
+      self->io_.clientDog.arm(self->core_->options.clientHeaderTimeout, {&self->io_.socket, nullptr, nullptr});
+      co_await tls->async_handshake(asio::ssl::stream_base::server, redirect_error(use_awaitable, ec));
+      self->io_.clientDog.disarm();
+      if (ec) {
+        spdlog::debug("edge: TLS handshake with {} failed: {}", self->io_.clientIp, ec.message());
+        self->io_.socket.close(ec);
+        co_return;
+      }
+    }
     for (bool first = true;; first = false)
       if (!co_await self->serveOne(first)) break;
     co_await self->closeGracefully();
@@ -137,12 +152,12 @@ asio::awaitable<bool> ClientSession::serveOne(bool first) {
     // A read, not async_wait(wait_read): Asio re-arms epoll (one epoll_ctl)
     // for every wait, while a read after an exhausted read goes straight to
     // the reactor. The bytes land where the header parser looks first.
-    const std::size_t n = co_await io_.socket.async_read_some(
+    const std::size_t n = co_await io_.stream.async_read_some(
         io_.buffer.prepare(boost::beast::read_size(io_.buffer, 65536)), redirect_error(use_awaitable, ec));
     io_.buffer.commit(n);
     idle_ = false;
     if (ec || stopRequested_) {
-      peerClosed_ = ec == asio::error::eof;
+      peerClosed_ = isEndOfStream(ec);
       io_.clientDog.disarm();
       co_return false;
     }
@@ -156,7 +171,7 @@ asio::awaitable<bool> ClientSession::serveOne(bool first) {
                        std::make_tuple(ArenaAllocator<char>(&io_.headerArena)));
   parser.header_limit(static_cast<std::uint32_t>(opt.maxHeaderBytes));
   parser.body_limit(opt.maxBodyBytes > 0 ? opt.maxBodyBytes : kUnlimitedBody);
-  if (!parseBuffered(io_.buffer, parser, true, ec)) co_await readParser(io_.socket, io_.buffer, parser, true, ec);
+  if (!parseBuffered(io_.buffer, parser, true, ec)) co_await readParser(io_.stream, io_.buffer, parser, true, ec);
   const bool timedOut = io_.clientDog.fired();
   io_.clientDog.disarm();
 
@@ -221,6 +236,8 @@ asio::awaitable<bool> ClientSession::dispatch(RequestParser& parser, AccessRecor
   const MatchedRoute* match = table->match(record.host, path);
   if (!match) co_return co_await respondError(404, &parser, record);
 
+  if (!io_.stream.secure() && core_->tls.authority)
+    if (const auto answered = co_await answerPlainHttp(parser, record, *match, path)) co_return *answered;
   if (match->kind == MatchKind::System) {
     const SystemRequest request{toStd(req.method_string()), target, path, record.host, io_.clientIp, req};
     SystemAnswer answer = core_->system.handle(request);
@@ -251,6 +268,31 @@ asio::awaitable<bool> ClientSession::dispatch(RequestParser& parser, AccessRecor
     if (const SsoResult answered = co_await enforceSso(parser, record, *match)) co_return *answered;
   co_return co_await proxy(parser, record,
                            {routeSelector(table, *match), &match->route.requestHeaders, &match->route.responseHeaders});
+}
+
+asio::awaitable<std::optional<bool>> ClientSession::answerPlainHttp(RequestParser& parser, AccessRecord& record,
+                                                                  const MatchedRoute& match, std::string_view path) {
+  const bool system = match.kind == MatchKind::System;
+  if (const auto token = acmeChallengeToken(path);
+      token && (system ? core_->tls.systemHostAcme : match.route.tlsMode == model::TlsMode::Auto)) {
+    if (!system) record.routeId = match.route.id;
+    // Redis, so a worker thread; whichever edge the CA reaches answers.
+    auto lookup = runOnWorkers<Result<std::optional<std::string>>>(
+        *core_->tls.workers, io_.strand,
+        [authority = core_->tls.authority, token = std::string(*token)] { return authority->challengeAnswer(token); });
+    const Result<std::optional<std::string>> answer = co_await std::move(lookup);
+    if (!answer) co_return co_await respondError(503, &parser, record);
+    if (!answer.value()) co_return co_await respondError(404, &parser, record);
+    co_return co_await respond(parser, record, 200, "text/plain", *answer.value(), nullptr);
+  }
+  if (system || !match.route.forceHttps || match.route.tlsMode == model::TlsMode::Off) co_return std::nullopt;
+  char hostBuf[256];
+  if (!core_->tls.authority->redirectsToHttps(normalizeHost(record.host, hostBuf, sizeof hostBuf)))
+    co_return std::nullopt;
+  record.routeId = match.route.id;
+  const std::vector<std::pair<std::string, std::string>> location{
+      {"Location", httpsRedirectUrl(record.host, toStd(parser.get().target()), core_->httpsPort.load())}};
+  co_return co_await respond(parser, record, 308, "text/plain", "Moved to HTTPS\n", &location);
 }
 
 asio::awaitable<bool> ClientSession::proxy(RequestParser& parser, AccessRecord& record, const ExchangeTarget& target) {
@@ -291,7 +333,7 @@ asio::awaitable<void> ClientSession::closeGracefully() {
                         {&io_.socket, nullptr, nullptr});
       char scratch[4096];
       for (std::size_t drained = 0; drained < (4u << 20);) {
-        drained += co_await io_.socket.async_read_some(asio::buffer(scratch), redirect_error(use_awaitable, ec));
+        drained += co_await io_.stream.async_read_some(asio::buffer(scratch), redirect_error(use_awaitable, ec));
         if (ec) break;
       }
       io_.clientDog.disarm();

@@ -25,7 +25,7 @@ namespace proxyos::edge {
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
  public:
   /// Starts serving `socket` on a new strand of the core's io_context.
-  static void start(std::shared_ptr<ProxyCore> core, boost::asio::ip::tcp::socket socket);
+  static void start(std::shared_ptr<ProxyCore> core, boost::asio::ip::tcp::socket socket, bool secure = false);
   ~ClientSession();
   ClientSession(const ClientSession&) = delete;
   ClientSession& operator=(const ClientSession&) = delete;
@@ -47,6 +47,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   boost::asio::awaitable<bool> serveOne(bool first);
   boost::asio::awaitable<bool> dispatch(RequestParser& parser, AccessRecord& record);
   boost::asio::awaitable<bool> proxy(RequestParser& parser, AccessRecord& record, const ExchangeTarget& target);
+  /// Plain HTTP only: an ACME HTTP-01 challenge or a forceHttps redirect
+  /// (ARCHITECTURE.md §2 step 3). nullopt when neither applies.
+  boost::asio::awaitable<std::optional<bool>> answerPlainHttp(RequestParser& parser, AccessRecord& record,
+                                                              const MatchedRoute& match, std::string_view path);
   boost::asio::awaitable<bool> respondError(unsigned status, const RequestParser* parser, AccessRecord& record);
   boost::asio::awaitable<void> closeGracefully();
 

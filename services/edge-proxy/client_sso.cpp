@@ -120,7 +120,7 @@ asio::awaitable<ClientSession::SsoResult> ClientSession::enforceSso(RequestParse
     co_return co_await respond(parser, record, 503, kHtml,
                                errorPageSaying(503, "The sign-in provider of this site is not configured."), nullptr);
   }
-  const SsoRequestFacts facts{toStd(req.method_string()), "http", record.host, toStd(req.target()), io_.clientIp};
+  const SsoRequestFacts facts{toStd(req.method_string()), io_.stream.secure() ? "https" : "http", record.host, toStd(req.target()), io_.clientIp};
   if (provider->builtin) co_return co_await enforceBuiltin(parser, record, match, facts);
   co_return co_await enforceExternal(parser, record, match, facts);
 }

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "access_log.h"
+#include "cert_manager.h"
 #include "config_source.h"
 #include "edge_config.h"
 #include "edge_system_route.h"
@@ -42,6 +43,7 @@ std::string machineHostName() {
 /// thread-safe on its own.
 struct StatusSources {
   const EdgeConfig& config;
+  const CertManager& certs;
   std::string startedAt;
   const TableHolder& tables;
   const NatsConfigSource& source;
@@ -55,7 +57,8 @@ nlohmann::ordered_json publicStatus(const StatusSources& s) {
           {"ready", table != nullptr},
           {"revision", table ? table->revision() : 0},
           {"routes", table ? table->routeCount() : 0},
-          {"startedAt", s.startedAt}};
+          {"startedAt", s.startedAt},
+          {"certificates", s.certs.status()}};
 }
 
 /// The admin listener's /status: the public part plus what only an operator
@@ -73,8 +76,6 @@ nlohmann::ordered_json adminStatus(const StatusSources& s) {
                    {"entriesRejected", stats.entriesRejected},
                    {"buildFailures", stats.buildFailures},
                    {"watchFailures", stats.watchFailures}};
-  // TLS certificates arrive with the TLS issue; the field is part of the contract.
-  out["certificates"] = nlohmann::ordered_json::array();
   return out;
 }
 
@@ -97,6 +98,10 @@ void registerMetrics(http::Metrics& m, const StatusSources& s, const AccessLog& 
                 [&s] { return s.source.stats().tablesBuilt; });
   m.counterFrom("proxyos_edge_config_build_failures_total", "route tables that failed to build (old one kept)",
                 [&s] { return s.source.stats().buildFailures; });
+  m.counterFrom("proxyos_edge_acme_orders_total", "ACME orders this edge started",
+                [&s] { return s.certs.ordersStarted(); });
+  m.counterFrom("proxyos_edge_acme_order_failures_total", "ACME orders this edge started that failed",
+                [&s] { return s.certs.ordersFailed(); });
   m.counterFrom("proxyos_edge_requests_total", "requests handled by the data plane",
                 [&log] { return log.requests(); });
   static const char* kClasses[] = {"none", "1xx", "2xx", "3xx", "4xx", "5xx"};
@@ -113,6 +118,36 @@ http::Router adminRouter(const StatusSources& s) {
   http::Router r;
   r.add("GET", "/status", [&s](const http::Request&) { return http::Response::json(200, adminStatus(s)); });
   return r;
+}
+
+/// The data plane's view of the CertManager (edge_tls.h).
+class ManagedTls final : public TlsAuthority {
+ public:
+  explicit ManagedTls(CertManager& certs) : certs_(certs) {}
+  Result<std::optional<std::string>> challengeAnswer(const std::string& token) override {
+    return certs_.challengeAnswer(token);
+  }
+  bool redirectsToHttps(std::string_view host) const override {
+    if (certs_.hasTrustedCert(std::string(host))) return true;
+    const auto dot = host.find('.');
+    return dot != std::string_view::npos && certs_.hasTrustedCert("*" + std::string(host.substr(dot)));
+  }
+
+ private:
+  CertManager& certs_;
+};
+
+/// Every domain of an enabled route with TLS, and the system host when
+/// PROXYOS_URL is https.
+std::vector<WantedCert> wantedCertificates(const RouteTable& table, const EdgeConfig& config) {
+  std::vector<WantedCert> wanted;
+  for (const auto& route : table.inputs().routes)
+    if (route.enabled && route.tlsMode != model::TlsMode::Off)
+      for (const auto& domain : route.domains) wanted.push_back({domain, route.tlsMode});
+  if (config.common.publicUrl.scheme == "https" && !config.common.publicUrl.host.empty())
+    wanted.push_back({config.common.publicUrl.host,
+                      config.systemTlsMode == "auto" ? model::TlsMode::Auto : model::TlsMode::Internal});
+  return wanted;
 }
 
 }  // namespace
@@ -180,12 +215,48 @@ int runEdge(const Env& env) {
     return 1;
   }
 
+  // TLS: certificates from the proxyos-certs bucket (internal CA, ACME),
+  // chosen by SNI. The manager keeps retrying in the background when NATS
+  // or the CA is not there yet; handshakes fail until it has certificates.
+  store::KvBucket certBucket(nats.value(), {"proxyos-certs", config.common.natsReplicas, 1,
+                                            "ProxyOS edge certificates: internal CA, ACME account and certificates"});
+  CertHolder certHolder;
+  CertManagerOptions certOptions;
+  certOptions.nodeId = config.nodeId;
+  certOptions.secret = config.common.secret;
+  certOptions.previousSecrets = config.common.previousSecrets;
+  certOptions.acme.directoryUrl = config.acmeDirectory;
+  certOptions.acme.caRootFile = config.acmeCaRoot;
+  certOptions.acme.email = config.acmeEmail;
+  CertManager certManager(certBucket, redis, clock, certHolder, certOptions);
+  ManagedTls managedTls(certManager);
+  if (const auto t = tables.current()) certManager.setWanted(wantedCertificates(*t, config));  // last-known-good
+  systemRoute.setCaSource([&certManager] { return certManager.caPem(); });
+  std::optional<std::uint16_t> httpsBound;
+  if (config.httpsEnabled) {
+    if (auto s = server->setTls({&certHolder, &managedTls, &sso.workers,
+                                 config.common.publicUrl.scheme == "https" && config.systemTlsMode == "auto"});
+        !s) {
+      spdlog::error("TLS: {}", s.error().message);
+      return 1;
+    }
+    auto tlsBound = server->listenTls(config.httpsListen.host, config.httpsListen.port);
+    if (!tlsBound) {
+      spdlog::error("PROXYOS_EDGE_HTTPS_LISTEN={}: {}", config.httpsListen.str(), tlsBound.error().message);
+      return 1;
+    }
+    httpsBound = tlsBound.value();
+  }
+  if (auto s = certManager.start(); !s)
+    spdlog::error("certificates: {} (retrying in the background; HTTPS handshakes fail until it works)",
+                  s.error().message);
+
   // Saves the applied tables off the config source's thread, at most once a
   // second (last_known_good.h). Declared before the source so it outlives the
   // source's callbacks.
   LastKnownGoodWriter lkgWriter(lkg, clock);
   NatsConfigSource source(nats.value(), clock, {systemHost, config.common.natsReplicas});
-  StatusSources status{config, startedAt, tables, source, *nats.value(), *server};
+  StatusSources status{config, certManager, startedAt, tables, source, *nats.value(), *server};
   sources = &status;
 
   HeartbeatPublisher heartbeat(redis, clock, config.nodeId, [&tables] {
@@ -214,6 +285,7 @@ int runEdge(const Env& env) {
 
   lkgWriter.start();
   if (auto s = source.start([&](std::shared_ptr<const RouteTable> table) {
+        certManager.setWanted(wantedCertificates(*table, config));
         applyTable(std::move(table), tables, lkgWriter);
         heartbeat.notify();
       });
@@ -232,8 +304,9 @@ int runEdge(const Env& env) {
       pthread_setname_np(pthread_self(), "edge-io");
       ioc.run();
     });
-  spdlog::info("edge {} serving HTTP on port {} with {} thread(s); admin on {}; system host {}", config.nodeId,
-               bound.value(), config.threads, config.adminListen.str(), systemHost.empty() ? "(none)" : systemHost);
+  spdlog::info("edge {} serving HTTP on port {}{} with {} thread(s); admin on {}; system host {}", config.nodeId,
+               bound.value(), httpsBound ? ", HTTPS on port " + std::to_string(*httpsBound) : std::string(),
+               config.threads, config.adminListen.str(), systemHost.empty() ? "(none)" : systemHost);
 
   const int sig = waitForTerminationSignal();
   spdlog::info("signal {} received; draining connections", sig);
@@ -249,6 +322,7 @@ int runEdge(const Env& env) {
   heartbeat.stop();
   if (revocations) revocations.value().reset();
   source.stop();
+  certManager.stop();
   lkgWriter.stop();  // after the source: the last applied table is on disk
   admin.stop();
   work.reset();

@@ -15,6 +15,12 @@ struct EdgeConfig {
   std::string nodeId;         // PROXYOS_NODE_ID (default: host name)
   HostPort httpListen;        // PROXYOS_EDGE_HTTP_LISTEN
   HostPort adminListen;       // PROXYOS_EDGE_ADMIN_LISTEN
+  bool httpsEnabled = true;   // PROXYOS_EDGE_HTTPS_LISTEN is not "off"
+  HostPort httpsListen;       // PROXYOS_EDGE_HTTPS_LISTEN
+  std::string systemTlsMode;  // PROXYOS_TLS_MODE: "internal" or "auto" (used when PROXYOS_URL is https)
+  std::string acmeDirectory;  // PROXYOS_ACME_DIRECTORY
+  std::string acmeEmail;      // PROXYOS_ACME_EMAIL
+  std::string acmeCaRoot;     // PROXYOS_ACME_CA_ROOT ("" = the system's trust store)
   int threads = 1;            // PROXYOS_EDGE_THREADS (default: cores)
   std::string dashboardDir;   // PROXYOS_DASHBOARD_DIR ("" = built-in placeholder page)
   std::string accessLog;      // PROXYOS_EDGE_ACCESS_LOG: "stdout", "off" or a file path

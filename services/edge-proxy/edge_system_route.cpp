@@ -55,6 +55,15 @@ SystemAnswer EdgeSystemRoute::handle(const SystemRequest& request) {
     a.headers.emplace_back("Cache-Control", "no-store");
     return a;
   }
+  if (path == "/api/edge/ca.pem") {
+    if (request.method != "GET" && request.method != "HEAD")
+      return jsonError(405, "method_not_allowed", "use GET");
+    std::string pem = caPem_ ? caPem_() : std::string();
+    if (pem.empty()) return jsonError(503, "ca_unavailable", "the internal CA is not loaded on this edge yet");
+    auto a = SystemAnswer::respond(200, "application/x-pem-file", std::make_shared<const std::string>(std::move(pem)));
+    a.headers.emplace_back("Content-Disposition", "attachment; filename=\"proxyos-root-ca.pem\"");
+    return a;
+  }
   // Unknown APIs answer JSON, not the dashboard's index page.
   if (underPrefix(path, "/api")) return jsonError(404, "not_found", "no such API on this edge");
   return staticFile(request);

@@ -25,6 +25,11 @@ class EdgeSystemRoute final : public SystemRouteHandler {
   /// only read in-memory state.
   EdgeSystemRoute(const ControlPlane& services, DashboardFiles dashboard, std::function<std::string()> status);
 
+  /// /api/edge/ca.pem: the internal root CA for users to trust. Set before
+  /// serving; `caPem` runs on an I/O thread (in-memory state only) and
+  /// returns "" while the CA is not loaded (503).
+  void setCaSource(std::function<std::string()> caPem) { caPem_ = std::move(caPem); }
+
   SystemAnswer handle(const SystemRequest& request) override;
 
  private:
@@ -35,6 +40,7 @@ class EdgeSystemRoute final : public SystemRouteHandler {
   UpstreamEndpoint sso_;
   DashboardFiles dashboard_;
   std::function<std::string()> status_;
+  std::function<std::string()> caPem_;
 };
 
 /// host/port/tls of a service URL, as the data plane connects to it.

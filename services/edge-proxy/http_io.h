@@ -16,6 +16,7 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/read_size.hpp>
@@ -31,6 +32,12 @@
 #include "header_arena.h"
 
 namespace proxyos::edge {
+
+/// Whether `ec` is the peer ending the connection: a TCP end of stream, or
+/// a TLS peer that closed without close_notify (browsers and curl do).
+inline bool isEndOfStream(const boost::system::error_code& ec) {
+  return ec == boost::asio::error::eof || ec == boost::asio::ssl::error::stream_truncated;
+}
 
 /// Feeds `parser` from what `buffer` already holds. True when that settled
 /// the step (see readParser; `ec` set on failure), false when bytes must be
@@ -71,7 +78,7 @@ boost::asio::awaitable<void> readParser(Stream& stream, boost::beast::flat_buffe
     const std::size_t n = co_await stream.async_read_some(
         buffer.prepare(size), boost::asio::redirect_error(boost::asio::use_awaitable, ec));
     buffer.commit(n);
-    if (ec == boost::asio::error::eof) {
+    if (isEndOfStream(ec)) {
       if (!parser.got_some()) {
         ec = http::error::end_of_stream;
         co_return;

@@ -55,7 +55,7 @@ asio::awaitable<boost::system::error_code> writeLocalResponse(ClientIo& io, cons
   boost::system::error_code ec;
   io.upstreamDog.arm(idleTimeout, {&io.socket, nullptr, nullptr});
   Gather<2> pieces{{asio::buffer(out), asio::buffer(body.data(), body.size())}};
-  if (!writeNowAll(io.socket, pieces, ec)) co_await writeRest(io.socket, pieces, ec);
+  if (!writeNowAll(io.stream, pieces, ec)) co_await writeRest(io.stream, pieces, ec);
   io.upstreamDog.disarm();
   out.clear();
   co_return ec;

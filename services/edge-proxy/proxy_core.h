@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "edge_tls.h"
 #include "proxy_options.h"
 #include "shared/core/clock.h"
 #include "system_route.h"
@@ -53,6 +54,12 @@ struct ProxyCore {
   /// (routes with the built-in provider then answer 503). Set before
   /// listening, never changed after.
   SsoContext* sso = nullptr;
+  /// HTTPS: the certificate side and the server context (null until
+  /// ProxyServer::setTls). Set before listening, never changed after.
+  TlsServing tls;
+  std::unique_ptr<boost::asio::ssl::context> tlsServer;
+  /// The HTTPS listener's port, for forceHttps redirects (0: none).
+  std::atomic<std::uint16_t> httpsPort{0};
 
   /// Where a new session's handlers run: a strand of its own, or the
   /// io_context itself when it is single-threaded.

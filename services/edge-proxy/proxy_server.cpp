@@ -48,6 +48,28 @@ ProxyServer::ProxyServer(asio::io_context& ioc, TableHolder& tables, ProxyOption
 ProxyServer::~ProxyServer() { stop(); }
 
 Result<std::uint16_t> ProxyServer::listen(const std::string& host, std::uint16_t port) {
+  return open(host, port, false);
+}
+
+Status ProxyServer::setTls(TlsServing tls) {
+  if (!tls.certs || !tls.authority || !tls.workers)
+    return Error::make(ErrorKind::Internal, "tls_incomplete", "setTls needs certificates, an authority and workers");
+  auto ctx = makeServerTlsContext(*tls.certs);
+  if (!ctx) return ctx.error();
+  core_->tls = tls;
+  core_->tlsServer = std::move(ctx.value());
+  return okStatus();
+}
+
+Result<std::uint16_t> ProxyServer::listenTls(const std::string& host, std::uint16_t port) {
+  if (!core_->tlsServer)
+    return Error::make(ErrorKind::Internal, "tls_not_configured", "listenTls before setTls");
+  auto bound = open(host, port, true);
+  if (bound) core_->httpsPort = bound.value();
+  return bound;
+}
+
+Result<std::uint16_t> ProxyServer::open(const std::string& host, std::uint16_t port, bool secure) {
   auto ep = listenEndpoint(core_->ioc, host, port);
   if (!ep) return ep.error();
   auto acceptor = std::make_shared<tcp::acceptor>(strand_);
@@ -69,7 +91,7 @@ Result<std::uint16_t> ProxyServer::listen(const std::string& host, std::uint16_t
   std::lock_guard lock(mu_);
   if (stopped_) return Error::make(ErrorKind::Unavailable, "stopped", "the proxy server was stopped");
   acceptors_.push_back(acceptor);
-  asio::co_spawn(strand_, acceptLoop(core_, acceptor), asio::detached);
+  asio::co_spawn(strand_, acceptLoop(core_, acceptor, secure), asio::detached);
   if (!sweepTimer_) {
     sweepTimer_ = std::make_shared<asio::steady_timer>(strand_);
     asio::co_spawn(strand_, sweepLoop(core_, sweepTimer_), asio::detached);
@@ -113,7 +135,7 @@ std::size_t ProxyServer::connectionCount() const { return core_->sessionCount();
 std::size_t ProxyServer::idleUpstreamConnections() const { return core_->upstreams.idleCount(); }
 
 asio::awaitable<void> ProxyServer::acceptLoop(std::shared_ptr<ProxyCore> core,
-                                              std::shared_ptr<tcp::acceptor> acceptor) {
+                                              std::shared_ptr<tcp::acceptor> acceptor, bool secure) {
   for (;;) {
     error_code ec;
     // The new socket runs on the io_context, not on this strand: its
@@ -127,7 +149,7 @@ asio::awaitable<void> ProxyServer::acceptLoop(std::shared_ptr<ProxyCore> core,
       co_await pause.async_wait(redirect_error(use_awaitable, ec));
       continue;
     }
-    ClientSession::start(core, std::move(socket));
+    ClientSession::start(core, std::move(socket), secure);
   }
 }
 

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "edge_tls.h"
 #include "proxy_options.h"
 #include "shared/core/clock.h"
 #include "shared/core/error.h"
@@ -51,6 +52,13 @@ class ProxyServer {
   /// Returns the bound port.
   Result<std::uint16_t> listen(const std::string& host, std::uint16_t port);
 
+  /// Before listenTls(): certificates by SNI, ACME challenge answers and
+  /// the forceHttps rule (edge_tls.h). Must outlive the io_context's work.
+  Status setTls(TlsServing tls);
+  /// Like listen(), for HTTPS (after setTls()). Its port is where forceHttps
+  /// redirects point.
+  Result<std::uint16_t> listenTls(const std::string& host, std::uint16_t port);
+
   /// Any thread, idempotent: stops accepting, closes idle client and pooled
   /// upstream connections; requests in flight finish, then their
   /// connections close.
@@ -73,7 +81,8 @@ class ProxyServer {
 
  private:
   static boost::asio::awaitable<void> acceptLoop(std::shared_ptr<ProxyCore> core,
-                                                 std::shared_ptr<boost::asio::ip::tcp::acceptor> acceptor);
+                                                 std::shared_ptr<boost::asio::ip::tcp::acceptor> acceptor, bool secure);
+  Result<std::uint16_t> open(const std::string& host, std::uint16_t port, bool secure);
   static boost::asio::awaitable<void> sweepLoop(std::shared_ptr<ProxyCore> core,
                                                 std::shared_ptr<boost::asio::steady_timer> timer);
 

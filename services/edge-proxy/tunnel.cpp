@@ -6,6 +6,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include "http_io.h"
+
 namespace proxyos::edge {
 
 namespace asio = boost::asio;
@@ -31,7 +33,7 @@ asio::awaitable<void> pipe(From& from, boost::beast::flat_buffer& pending, To& t
   for (;;) {
     const std::size_t n =
         co_await from.async_read_some(asio::buffer(chunk, size), asio::redirect_error(asio::use_awaitable, ec));
-    if (ec == asio::error::eof) {
+    if (isEndOfStream(ec)) {
       halfClose();
       co_return;
     }
@@ -70,7 +72,7 @@ asio::awaitable<TunnelResult> runTunnel(ClientIo& io, UpstreamConnection& upstre
   asio::co_spawn(
       io.strand,
       pipe(
-          upstream, upstream.buffer(), io.socket, io.responseChunk(), kBodyChunkBytes, io.upstreamDog, result.toClient,
+          upstream, upstream.buffer(), io.stream, io.responseChunk(), kBodyChunkBytes, io.upstreamDog, result.toClient,
           [&io] {
             error_code ec;
             io.socket.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
@@ -82,7 +84,7 @@ asio::awaitable<TunnelResult> runTunnel(ClientIo& io, UpstreamConnection& upstre
       });
 
   co_await pipe(
-      io.socket, io.buffer, upstream, io.requestChunk(), kBodyChunkBytes, io.upstreamDog, result.toUpstream,
+      io.stream, io.buffer, upstream, io.requestChunk(), kBodyChunkBytes, io.upstreamDog, result.toUpstream,
       [&upstream] { upstream.shutdownSend(); }, closeBoth);
   if (!downDone) {
     error_code ec;

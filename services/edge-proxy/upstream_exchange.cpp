@@ -43,7 +43,7 @@ UpstreamExchange::UpstreamExchange(ProxyCore& core, ClientIo& io, RequestParser&
 void UpstreamExchange::rewriteRequestHead(const ExchangeTarget& target) {
   auto& req = parser_.get();
   stripHopByHop(req, upgrade_);
-  setForwardedHeaders(req, io_.clientIp, "http", record_.host);
+  setForwardedHeaders(req, io_.clientIp, io_.stream.secure() ? "https" : "http", record_.host);
   appendVia(req, core_.options.via);
   req.set(toBeast(kRequestIdHeader), toBeast(record_.requestId));  // replaces the client's copies
   if (target.requestHeaders) applyHeaderOps(req, *target.requestHeaders);
@@ -180,7 +180,7 @@ asio::awaitable<UpstreamExchange::Head> UpstreamExchange::readResponseHead() {
     // is waiting to send its body); others (102, 103) are dropped.
     sawInterim_ = true;
     if (status == 100 && expectContinue_) {
-      co_await asio::async_write(io_.socket, asio::buffer(kContinue.data(), kContinue.size()),
+      co_await asio::async_write(io_.stream, asio::buffer(kContinue.data(), kContinue.size()),
                                  redirect_error(use_awaitable, ec));
       if (ec) co_return Head::ClientGone;
     }
@@ -231,12 +231,12 @@ asio::awaitable<bool> UpstreamExchange::relayResponse(const ExchangeTarget& targ
   // head and first chunk share one write.
   if (!rp.is_done() && conn_->buffer().size() == 0) {
     Gather<1> out{{asio::buffer(head)}};
-    if (!writeNowAll(io_.socket, out, ec)) co_await writeRest(io_.socket, out, ec);
+    if (!writeNowAll(io_.stream, out, ec)) co_await writeRest(io_.stream, out, ec);
     head.clear();
   }
   RelayResult r;
   if (!ec)
-    r = co_await relayBody<false>(*conn_, conn_->buffer(), rp, io_.socket, framing, head, io_.responseChunk(),
+    r = co_await relayBody<false>(*conn_, conn_->buffer(), rp, io_.stream, framing, head, io_.responseChunk(),
                                   kBodyChunkBytes, &io_.upstreamDog, nullptr);
   io_.upstreamDog.disarm();
   record_.bytesSent = r.bytes;
@@ -261,7 +261,7 @@ asio::awaitable<bool> UpstreamExchange::tunnel(const ExchangeTarget& target) {
   error_code ec;
   io_.upstreamDog.arm(core_.options.idleTimeout, {&io_.socket, conn_.get(), nullptr});
   Gather<1> out{{asio::buffer(head)}};
-  if (!writeNowAll(io_.socket, out, ec)) co_await writeRest(io_.socket, out, ec);
+  if (!writeNowAll(io_.stream, out, ec)) co_await writeRest(io_.stream, out, ec);
   io_.upstreamDog.disarm();
   if (!ec) {
     const TunnelResult t = co_await runTunnel(io_, *conn_, core_.options.idleTimeout);
@@ -290,7 +290,7 @@ void UpstreamExchange::startPump() {
 asio::awaitable<void> UpstreamExchange::pumpRequestBody() {
   io_.clientDog.arm(core_.options.idleTimeout, {&io_.socket, conn_.get(), nullptr});
   const BodyFraming framing = parser_.chunked() ? BodyFraming::Chunked : BodyFraming::Raw;
-  RelayResult r = co_await relayBody<true>(io_.socket, io_.buffer, parser_, *conn_, framing, io_.toUpstreamScratch,
+  RelayResult r = co_await relayBody<true>(io_.stream, io_.buffer, parser_, *conn_, framing, io_.toUpstreamScratch,
                                            io_.requestChunk(), kBodyChunkBytes, &io_.clientDog, &io_.upstreamDog,
                                            &pumpKeepGoing_, &requestBodyWritten_);
   const bool timedOut = io_.clientDog.fired();

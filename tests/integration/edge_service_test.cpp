@@ -88,6 +88,7 @@ class EdgeServiceTest : public ::testing::Test {
     e["PROXYOS_DATA_DIR"] = dir.path() + "/edge";
     e["PROXYOS_NODE_ID"] = "edge-test";
     e["PROXYOS_EDGE_HTTP_LISTEN"] = "127.0.0.1:" + std::to_string(edgePort);
+    e["PROXYOS_EDGE_HTTPS_LISTEN"] = "127.0.0.1:0";  // HTTPS is edge_tls_test's; never the shared :8443
     e["PROXYOS_EDGE_THREADS"] = "2";
     e["PROXYOS_EDGE_ACCESS_LOG"] = dir.path() + "/access.log";
     e["PROXYOS_REGISTRY_URL"] = registry.base;

@@ -268,6 +268,7 @@ class SsoBuiltinTest : public ::testing::Test {
       e["PROXYOS_DATA_DIR"] = dir.path() + "/edge-" + std::to_string(i);
       e["PROXYOS_NODE_ID"] = "edge-" + std::to_string(i);
       e["PROXYOS_EDGE_HTTP_LISTEN"] = "127.0.0.1:" + std::to_string(edgePort[i]);
+      e["PROXYOS_EDGE_HTTPS_LISTEN"] = "127.0.0.1:0";
       e["PROXYOS_EDGE_THREADS"] = "2";
       e["PROXYOS_EDGE_ACCESS_LOG"] = dir.path() + "/access-" + std::to_string(i) + ".log";
       edge[i] = testing::startService(kBin + "/proxyos-edge", e, dir.path() + "/edge-" + std::to_string(i) + ".log",
