@@ -13,6 +13,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <fstream>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
@@ -75,6 +76,50 @@ std::string peerCertificate(std::uint16_t port, const std::string& sni) {
   BIO_free(bio);
   X509_free(cert);
   return pem;
+}
+
+/// Handshakes twice with TLS 1.2 for `sni`, offering the first session on
+/// the second connection: whether the edge resumed it. nullopt when a
+/// handshake failed.
+std::optional<bool> resumesSession(std::uint16_t port, const std::string& sni) {
+  asio::io_context ioc;
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  ctx.set_verify_mode(asio::ssl::verify_none);
+  SSL_CTX_set_max_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+  SSL_SESSION* first = nullptr;
+  std::optional<bool> reused;
+  for (int round = 0; round < 2; ++round) {
+    asio::ssl::stream<asio::ip::tcp::socket> s(ioc, ctx);
+    boost::system::error_code ec;
+    s.next_layer().connect({asio::ip::make_address("127.0.0.1"), port}, ec);
+    SSL_set_tlsext_host_name(s.native_handle(), sni.c_str());
+    if (first) SSL_set_session(s.native_handle(), first);
+    if (!ec) s.handshake(asio::ssl::stream_base::client, ec);
+    if (ec) break;
+    if (round == 0)
+      first = SSL_get1_session(s.native_handle());
+    else
+      reused = SSL_session_reused(s.native_handle()) == 1;
+    s.shutdown(ec);
+  }
+  if (first) SSL_SESSION_free(first);
+  return reused;
+}
+
+/// Whether a client limited to TLS 1.1 completes a handshake.
+bool acceptsTls11(std::uint16_t port, const std::string& sni) {
+  asio::io_context ioc;
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  ctx.set_verify_mode(asio::ssl::verify_none);
+  SSL_CTX_set_security_level(ctx.native_handle(), 0);
+  SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_VERSION);
+  SSL_CTX_set_max_proto_version(ctx.native_handle(), TLS1_1_VERSION);
+  asio::ssl::stream<asio::ip::tcp::socket> s(ioc, ctx);
+  boost::system::error_code ec;
+  s.next_layer().connect({asio::ip::make_address("127.0.0.1"), port}, ec);
+  SSL_set_tlsext_host_name(s.native_handle(), sni.c_str());
+  if (!ec) s.handshake(asio::ssl::stream_base::client, ec);
+  return !ec;
 }
 
 class EdgeTlsTest : public ::testing::Test {
@@ -232,6 +277,8 @@ TEST_F(EdgeTlsTest, InternalCaServesExactAndWildcardNamesAndSurvivesRestarts) {
     EXPECT_EQ(curlHttps(*e, "x.wild.tls.test", root).status, 200);
     EXPECT_NE(curlHttps(*e, "a.b.wild.tls.test", root).exitCode, 0) << "a wildcard covers one label only";
   }
+  EXPECT_EQ(resumesSession(a.httpsPort, "app.tls.test"), std::optional<bool>(true)) << "session resumption";
+  EXPECT_FALSE(acceptsTls11(a.httpsPort, "app.tls.test")) << "TLS 1.2 and 1.3 only";
   const auto exact = tls::inspectCertificate(peerCertificate(a.httpsPort, "app.tls.test"));
   ASSERT_TRUE(exact.ok());
   EXPECT_EQ(exact.value().dnsNames, std::vector<std::string>{"app.tls.test"});
