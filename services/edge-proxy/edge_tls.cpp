@@ -1,7 +1,8 @@
 #include "edge_tls.h"
 
-#include <openssl/err.h>
 #include <openssl/ssl.h>
+
+#include "shared/crypto/openssl_error.h"
 
 namespace proxyos::edge {
 
@@ -35,11 +36,7 @@ Result<std::unique_ptr<boost::asio::ssl::context>> makeServerTlsContext(CertHold
   auto ctx = std::make_unique<boost::asio::ssl::context>(boost::asio::ssl::context::tls_server);
   SSL_CTX* native = ctx->native_handle();
   const auto failed = [](const char* what) {
-    const unsigned long code = ERR_get_error();
-    char reason[256] = {};
-    ERR_error_string_n(code, reason, sizeof reason);
-    ERR_clear_error();
-    return Error::make(ErrorKind::Internal, "tls_setup_failed", std::string(what) + ": " + reason);
+    return Error::make(ErrorKind::Internal, "tls_setup_failed", std::string(what) + ": " + crypto::openSslError());
   };
   if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1) return failed("minimum TLS version");
   if (SSL_CTX_set_max_proto_version(native, TLS1_3_VERSION) != 1) return failed("maximum TLS version");

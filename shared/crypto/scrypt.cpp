@@ -12,6 +12,7 @@
 
 #include "shared/crypto/base64url.h"
 #include "shared/crypto/constant_time.h"
+#include "shared/crypto/openssl_error.h"
 #include "shared/crypto/random.h"
 
 namespace proxyos::crypto {
@@ -51,14 +52,6 @@ std::optional<uint64_t> scryptMemory(const ScryptParams& params) {
   return b + v;
 }
 
-std::string openSslError() {
-  const unsigned long code = ERR_get_error();
-  ERR_clear_error();
-  if (code == 0) return "unknown OpenSSL error";
-  char buf[256];
-  ERR_error_string_n(code, buf, sizeof buf);
-  return buf;
-}
 
 std::vector<std::string_view> split(std::string_view s, char sep) {
   std::vector<std::string_view> parts;

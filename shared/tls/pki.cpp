@@ -24,6 +24,7 @@
 #include <utility>
 
 #include "shared/crypto/base64url.h"
+#include "shared/crypto/openssl_error.h"
 #include "shared/crypto/random.h"
 #include "shared/crypto/sha256.h"
 
@@ -91,19 +92,8 @@ constexpr std::string_view kCertEnd = "-----END CERTIFICATE-----";
 
 // ---- errors ----
 
-/// The oldest queued OpenSSL error as text (never key material), and clears
-/// the thread's queue so later calls start clean.
-std::string openSslError() {
-  const unsigned long code = ERR_get_error();
-  ERR_clear_error();
-  if (code == 0) return "unknown OpenSSL error";
-  char buf[256];
-  ERR_error_string_n(code, buf, sizeof buf);
-  return buf;
-}
-
 Error internalError(std::string_view what) {
-  return Error::make(ErrorKind::Internal, "tls_failed", std::string(what) + ": " + openSslError());
+  return Error::make(ErrorKind::Internal, "tls_failed", std::string(what) + ": " + crypto::openSslError());
 }
 
 Error invalidError(std::string code, std::string message) {

@@ -16,6 +16,7 @@
 
 #include "shared/tls/acme_client.h"
 #include "tests/support/connection_threads.h"
+#include "tests/support/http01_server.h"
 #include "tests/support/loopback.h"
 #include "tests/support/pebble.h"
 #include "tests/support/temp_dir.h"
@@ -27,15 +28,17 @@ using namespace std::chrono_literals;
 using tls::AcmeClient;
 using tls::AcmeSettings;
 
-constexpr std::string_view kChallengePrefix = "/.well-known/acme-challenge/";
-
 /// The edge's side of HTTP-01 in miniature: present/cleanup keep token →
 /// key authorization, and an HTTP server on 127.0.0.1 answers pebble's VA.
 /// With `corrupt`, it serves a wrong key authorization.
 class ChallengeResponder : public tls::Http01Responder {
  public:
-  ChallengeResponder() : server_([this](ConnectionThreads::Socket& s, int) { serve(s); }) {}
-  ~ChallengeResponder() override { server_.stop(); }
+  ChallengeResponder()
+      : server_([this](const std::string& token) { return answer(token); },
+                [this](const std::string& token) {
+                  std::lock_guard lock(mu_);
+                  served_.push_back(token);
+                }) {}
 
   uint16_t port() const { return server_.port(); }
   void setCorrupt(bool corrupt) {
@@ -70,38 +73,18 @@ class ChallengeResponder : public tls::Http01Responder {
     return v;
   }
 
-  void serve(ConnectionThreads::Socket& socket) {
-    namespace http = boost::beast::http;
-    boost::beast::flat_buffer buffer;
-    for (;;) {
-      boost::beast::error_code ec;
-      http::request<http::string_body> req;
-      http::read(socket, buffer, req, ec);
-      if (ec) return;
-      http::response<http::string_body> res{http::status::not_found, req.version()};
-      const std::string target(req.target());
-      if (req.method() == http::verb::get && target.starts_with(kChallengePrefix)) {
-        const std::string token = target.substr(kChallengePrefix.size());
-        std::lock_guard lock(mu_);
-        if (auto it = keyAuthorizations_.find(token); it != keyAuthorizations_.end()) {
-          res.result(http::status::ok);
-          res.set(http::field::content_type, "text/plain");
-          res.body() = corrupt_ ? it->second + "x" : it->second;
-          served_.push_back(token);
-        }
-      }
-      res.keep_alive(req.keep_alive());
-      res.prepare_payload();
-      http::write(socket, res, ec);
-      if (ec || !req.keep_alive()) return;
-    }
+  Result<std::optional<std::string>> answer(const std::string& token) {
+    std::lock_guard lock(mu_);
+    const auto it = keyAuthorizations_.find(token);
+    if (it == keyAuthorizations_.end()) return std::optional<std::string>();
+    return std::optional<std::string>(corrupt_ ? it->second + "x" : it->second);
   }
 
   mutable std::mutex mu_;
   std::map<std::string, std::string> keyAuthorizations_;
   std::vector<std::string> presented_, cleaned_, served_;
   bool corrupt_ = false;
-  ConnectionThreads server_;  // last: its threads stop before the state above goes away
+  Http01Server server_;  // last: its threads stop before the state above goes away
 };
 
 tls::PrivateKey newKey() {

@@ -17,7 +17,7 @@
 
 #include "services/edge-proxy/cert_manager.h"
 #include "shared/store/kv_bucket.h"
-#include "tests/support/connection_threads.h"
+#include "tests/support/http01_server.h"
 #include "tests/support/loopback.h"
 #include "tests/support/pebble.h"
 #include "tests/support/test_servers.h"
@@ -28,7 +28,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using model::TlsMode;
-using testing::ConnectionThreads;
 
 const std::string kSecret = "cert-manager-test-secret-0123456789abcdef";
 
@@ -37,8 +36,16 @@ const std::string kSecret = "cert-manager-test-secret-0123456789abcdef";
 /// answered with 200, i.e. each challenge pebble's VA validated.
 class ChallengeServer {
  public:
-  ChallengeServer() : server_([this](ConnectionThreads::Socket& s, int) { serve(s); }) {}
-  ~ChallengeServer() { server_.stop(); }
+  ChallengeServer()
+      : server_([this](const std::string& token) -> Result<std::optional<std::string>> {
+                  std::lock_guard lock(mu_);
+                  if (!manager_) return std::optional<std::string>();
+                  return manager_->challengeAnswer(token);
+                },
+                [this](const std::string& token) {
+                  std::lock_guard lock(mu_);
+                  answered_.insert(token);
+                }) {}
 
   uint16_t port() const { return server_.port(); }
   void setManager(CertManager* m) {
@@ -51,42 +58,10 @@ class ChallengeServer {
   }
 
  private:
-  void serve(ConnectionThreads::Socket& socket) {
-    namespace http = boost::beast::http;
-    constexpr std::string_view prefix = "/.well-known/acme-challenge/";
-    boost::beast::flat_buffer buffer;
-    for (;;) {
-      boost::beast::error_code ec;
-      http::request<http::string_body> req;
-      http::read(socket, buffer, req, ec);
-      if (ec) return;
-      http::response<http::string_body> res{http::status::not_found, req.version()};
-      const std::string target(req.target());
-      if (target.starts_with(prefix)) {
-        const std::string token = target.substr(prefix.size());
-        std::lock_guard lock(mu_);
-        if (manager_) {
-          auto answer = manager_->challengeAnswer(token);
-          if (!answer) {
-            res.result(http::status::service_unavailable);
-          } else if (answer.value()) {
-            res.result(http::status::ok);
-            res.body() = *answer.value();
-            answered_.insert(token);
-          }
-        }
-      }
-      res.keep_alive(req.keep_alive());
-      res.prepare_payload();
-      http::write(socket, res, ec);
-      if (ec || !req.keep_alive()) return;
-    }
-  }
-
   mutable std::mutex mu_;
   CertManager* manager_ = nullptr;
   std::set<std::string> answered_;
-  ConnectionThreads server_;  // last: its threads stop before the state above goes away
+  testing::Http01Server server_;  // last: its threads stop before the state above goes away
 };
 
 /// One edge's view: its own NATS connection, bucket handle, Redis client and CertHolder.
