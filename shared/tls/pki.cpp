@@ -481,15 +481,33 @@ Result<std::vector<std::string>> splitPemChain(std::string_view pem) {
 
 // ---- issuing ----
 
-Result<KeyedCertificate> createRootCa(std::string_view commonName, std::chrono::seconds validity, TimePoint now) {
-  if (commonName.empty()) return invalidError("invalid_name", "the CA common name is empty");
+namespace {
+
+/// A new P-256 key and an X.509 v3 certificate with a random serial, valid
+/// from now - 1 h to now + validity; subject, issuer, key and extensions
+/// are the caller's.
+struct FreshCertificate {
+  PrivateKey key;
+  X509Ptr cert;
+};
+
+Result<FreshCertificate> newCertificate(std::chrono::seconds validity, TimePoint now) {
   auto key = PrivateKey::generateP256();
   if (!key.ok()) return key.error();
-
   X509Ptr cert(X509_new());
   if (!cert || X509_set_version(cert.get(), 2) != 1) return internalError("X509_new");
   if (auto s = setRandomSerial(cert.get()); !s.ok()) return s.error();
   if (auto s = setValidity(cert.get(), validity, now); !s.ok()) return s.error();
+  return FreshCertificate{std::move(key.value()), std::move(cert)};
+}
+
+}  // namespace
+
+Result<KeyedCertificate> createRootCa(std::string_view commonName, std::chrono::seconds validity, TimePoint now) {
+  if (commonName.empty()) return invalidError("invalid_name", "the CA common name is empty");
+  auto fresh = newCertificate(validity, now);
+  if (!fresh.ok()) return fresh.error();
+  auto& [key, cert] = fresh.value();
 
   X509NamePtr name(X509_NAME_new());
   if (!name) return internalError("X509_NAME_new");
@@ -498,7 +516,7 @@ Result<KeyedCertificate> createRootCa(std::string_view commonName, std::chrono::
   if (X509_set_subject_name(cert.get(), name.get()) != 1 || X509_set_issuer_name(cert.get(), name.get()) != 1) {
     return internalError("X509_set_subject_name");
   }
-  if (X509_set_pubkey(cert.get(), key.value().get()) != 1) return internalError("X509_set_pubkey");
+  if (X509_set_pubkey(cert.get(), key.get()) != 1) return internalError("X509_set_pubkey");
 
   X509V3_CTX v3{};
   X509V3_set_ctx_nodb(&v3);
@@ -509,11 +527,11 @@ Result<KeyedCertificate> createRootCa(std::string_view commonName, std::chrono::
   }
   if (auto s = addConfExtension(cert.get(), &v3, NID_subject_key_identifier, "hash"); !s.ok()) return s.error();
 
-  if (X509_sign(cert.get(), key.value().get(), EVP_sha256()) <= 0) return internalError("X509_sign");
+  if (X509_sign(cert.get(), key.get(), EVP_sha256()) <= 0) return internalError("X509_sign");
 
   auto certPem = certificateToPem(cert.get());
   if (!certPem.ok()) return certPem.error();
-  std::string keyPem = key.value().toPem();
+  std::string keyPem = key.toPem();
   if (keyPem.empty()) return internalError("PEM_write_bio_PrivateKey");
   return KeyedCertificate{std::move(certPem).value(), std::move(keyPem)};
 }
@@ -530,13 +548,9 @@ Result<KeyedCertificate> issueLeaf(const KeyedCertificate& ca, const std::vector
   }
   X509* issuer = caCert.value().get();
 
-  auto key = PrivateKey::generateP256();
-  if (!key.ok()) return key.error();
-
-  X509Ptr cert(X509_new());
-  if (!cert || X509_set_version(cert.get(), 2) != 1) return internalError("X509_new");
-  if (auto s = setRandomSerial(cert.get()); !s.ok()) return s.error();
-  if (auto s = setValidity(cert.get(), validity, now); !s.ok()) return s.error();
+  auto fresh = newCertificate(validity, now);
+  if (!fresh.ok()) return fresh.error();
+  auto& [key, cert] = fresh.value();
   const ASN1_TIME* caNotAfter = X509_get0_notAfter(issuer);
   if (ASN1_TIME_compare(X509_get0_notAfter(cert.get()), caNotAfter) > 0) {
     if (X509_set1_notAfter(cert.get(), caNotAfter) != 1) return internalError("X509_set1_notAfter");
@@ -555,7 +569,7 @@ Result<KeyedCertificate> issueLeaf(const KeyedCertificate& ca, const std::vector
       X509_set_issuer_name(cert.get(), X509_get_subject_name(issuer)) != 1) {
     return internalError("X509_set_subject_name");
   }
-  if (X509_set_pubkey(cert.get(), key.value().get()) != 1) return internalError("X509_set_pubkey");
+  if (X509_set_pubkey(cert.get(), key.get()) != 1) return internalError("X509_set_pubkey");
 
   auto gens = makeGeneralNames(names, /*allDns=*/false);
   if (!gens.ok()) return gens.error();
@@ -580,7 +594,7 @@ Result<KeyedCertificate> issueLeaf(const KeyedCertificate& ca, const std::vector
 
   auto certPem = certificateToPem(cert.get());
   if (!certPem.ok()) return certPem.error();
-  std::string keyPem = key.value().toPem();
+  std::string keyPem = key.toPem();
   if (keyPem.empty()) return internalError("PEM_write_bio_PrivateKey");
   return KeyedCertificate{std::move(certPem).value(), std::move(keyPem)};
 }
