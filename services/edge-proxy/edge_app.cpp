@@ -328,6 +328,9 @@ int runEdge(const Env& env) {
   work.reset();
   ioc.stop();
   for (auto& t : threads) t.join();
+  // Worker jobs (Redis lookups for sessions and ACME challenges) may still
+  // be running: they use the certificate manager, which goes before `sso`.
+  sso.workers.join();
   server.reset();
   accessLog.stop();
   return 0;
