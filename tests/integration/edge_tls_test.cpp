@@ -309,6 +309,23 @@ TEST_F(EdgeTlsTest, InternalCaServesExactAndWildcardNamesAndSurvivesRestarts) {
   EXPECT_TRUE(listed) << st.dump();
 }
 
+TEST_F(EdgeTlsTest, AnHttpsDashboardUrlGivesTheDashboardHostACertificate) {
+  startRegistry();
+  edgeEnv["PROXYOS_URL"] = "https://" + kDashHost;  // PROXYOS_TLS_MODE defaults to internal
+  Edge& a = addEdge("edge-a");
+  startEdge(a);
+  const std::string root = downloadRoot(a, "root.pem");
+  CurlResult r;
+  ASSERT_TRUE(testing::waitUntil([&] { return (r = curlHttps(a, kDashHost, root, "/api/edge/status")).status == 200; },
+                                 20s, 200ms))
+      << "curl exit " << r.exitCode << " " << testing::readFile(a.service.log);
+  const auto status = nlohmann::json::parse(r.body);
+  bool listed = false;
+  for (const auto& c : status["certificates"])
+    if (c["names"].dump().find(kDashHost) != std::string::npos) listed = c["source"] == "internal";
+  EXPECT_TRUE(listed) << r.body;
+}
+
 TEST_F(EdgeTlsTest, ForceHttpsRedirectsButNotTheChallengeAndUnknownSniFailsAlone) {
   testing::TestUpstream upstream("tls-upstream");
   startRegistry();
