@@ -38,6 +38,30 @@ TEST(EdgeConfigTest, DefaultsFollowTheContract) {
   EXPECT_GE(c.threads, 1);
   EXPECT_EQ(c.accessLog, "stdout");
   EXPECT_EQ(c.dashboardDir, "");
+  EXPECT_TRUE(c.httpsEnabled);
+  EXPECT_EQ(c.httpsListen.str(), "0.0.0.0:8443");
+  EXPECT_EQ(c.systemTlsMode, "internal");
+  EXPECT_EQ(c.acmeDirectory, "https://acme-v02.api.letsencrypt.org/directory");
+  EXPECT_EQ(c.acmeCaRoot, "");
+}
+
+TEST(EdgeConfigTest, HttpsCanBeTurnedOffAndTlsValuesAreChecked) {
+  auto env = baseEnv();
+  env.set("PROXYOS_EDGE_HTTPS_LISTEN", "off");
+  EXPECT_FALSE(loadEdgeConfig(env, "host-1").httpsEnabled);
+  for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
+           {"PROXYOS_EDGE_HTTPS_LISTEN", "nonsense"},
+           {"PROXYOS_TLS_MODE", "acme"},
+           {"PROXYOS_ACME_DIRECTORY", "ftp://ca.example/dir"},
+           {"PROXYOS_ACME_EMAIL", "nobody"},
+           {"PROXYOS_ACME_CA_ROOT", "/nonexistent/root.pem"}}) {
+    env = baseEnv();
+    env.set(name, value);
+    EXPECT_NE(configError(env).find(name), std::string::npos) << name << "=" << value;
+  }
+  env = baseEnv();
+  env.set("PROXYOS_EDGE_HTTPS_LISTEN", ":8080");
+  EXPECT_NE(configError(env).find("PROXYOS_EDGE_HTTPS_LISTEN"), std::string::npos);
 }
 
 TEST(EdgeConfigTest, BadValuesNameTheirVariable) {
@@ -63,7 +87,9 @@ TEST(EdgeConfigTest, HelpListsTheEdgeVariablesButNotProxyosListen) {
   std::vector<std::string> names;
   for (const auto& v : edgeVarSpecs()) names.push_back(v.name);
   for (const char* n : {"PROXYOS_NODE_ID", "PROXYOS_EDGE_HTTP_LISTEN", "PROXYOS_EDGE_ADMIN_LISTEN",
-                        "PROXYOS_EDGE_THREADS", "PROXYOS_DASHBOARD_DIR", "PROXYOS_EDGE_ACCESS_LOG", "PROXYOS_SECRET"})
+                        "PROXYOS_EDGE_THREADS", "PROXYOS_DASHBOARD_DIR", "PROXYOS_EDGE_ACCESS_LOG", "PROXYOS_SECRET",
+                        "PROXYOS_EDGE_HTTPS_LISTEN", "PROXYOS_TLS_MODE", "PROXYOS_ACME_DIRECTORY", "PROXYOS_ACME_EMAIL",
+                        "PROXYOS_ACME_CA_ROOT"})
     EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << n;
   EXPECT_EQ(std::find(names.begin(), names.end(), "PROXYOS_LISTEN"), names.end());
 }
