@@ -237,7 +237,8 @@ asio::awaitable<bool> ClientSession::dispatch(RequestParser& parser, AccessRecor
   if (!match) co_return co_await respondError(404, &parser, record);
 
   if (!io_.stream.secure() && core_->tls.authority)
-    if (const auto answered = co_await answerPlainHttp(parser, record, *match, path)) co_return *answered;
+    if (const PlainHttpStep step = plainHttpStep(*match, path, record.host); step.kind != PlainHttpStep::None)
+      co_return co_await answerPlainHttp(parser, record, *match, step);
   if (match->kind == MatchKind::System) {
     const SystemRequest request{toStd(req.method_string()), target, path, record.host, io_.clientIp, req};
     SystemAnswer answer = core_->system.handle(request);
@@ -270,26 +271,31 @@ asio::awaitable<bool> ClientSession::dispatch(RequestParser& parser, AccessRecor
                            {routeSelector(table, *match), &match->route.requestHeaders, &match->route.responseHeaders});
 }
 
-asio::awaitable<std::optional<bool>> ClientSession::answerPlainHttp(RequestParser& parser, AccessRecord& record,
-                                                                  const MatchedRoute& match, std::string_view path) {
+ClientSession::PlainHttpStep ClientSession::plainHttpStep(const MatchedRoute& match, std::string_view path,
+                                                          std::string_view host) const {
   const bool system = match.kind == MatchKind::System;
   if (const auto token = acmeChallengeToken(path);
-      token && (system ? core_->tls.systemHostAcme : match.route.tlsMode == model::TlsMode::Auto)) {
-    if (!system) record.routeId = match.route.id;
+      token && (system ? core_->tls.systemHostAcme : match.route.tlsMode == model::TlsMode::Auto))
+    return {PlainHttpStep::Challenge, *token};
+  if (system || !match.route.forceHttps || match.route.tlsMode == model::TlsMode::Off) return {};
+  char hostBuf[256];
+  if (!core_->tls.authority->redirectsToHttps(normalizeHost(host, hostBuf, sizeof hostBuf))) return {};
+  return {PlainHttpStep::Redirect, {}};
+}
+
+asio::awaitable<bool> ClientSession::answerPlainHttp(RequestParser& parser, AccessRecord& record,
+                                                     const MatchedRoute& match, PlainHttpStep step) {
+  if (match.kind != MatchKind::System) record.routeId = match.route.id;
+  if (step.kind == PlainHttpStep::Challenge) {
     // Redis, so a worker thread; whichever edge the CA reaches answers.
     auto lookup = runOnWorkers<Result<std::optional<std::string>>>(
         *core_->tls.workers, io_.strand,
-        [authority = core_->tls.authority, token = std::string(*token)] { return authority->challengeAnswer(token); });
+        [authority = core_->tls.authority, token = std::string(step.token)] { return authority->challengeAnswer(token); });
     const Result<std::optional<std::string>> answer = co_await std::move(lookup);
     if (!answer) co_return co_await respondError(503, &parser, record);
     if (!answer.value()) co_return co_await respondError(404, &parser, record);
     co_return co_await respond(parser, record, 200, "text/plain", *answer.value(), nullptr);
   }
-  if (system || !match.route.forceHttps || match.route.tlsMode == model::TlsMode::Off) co_return std::nullopt;
-  char hostBuf[256];
-  if (!core_->tls.authority->redirectsToHttps(normalizeHost(record.host, hostBuf, sizeof hostBuf)))
-    co_return std::nullopt;
-  record.routeId = match.route.id;
   const std::vector<std::pair<std::string, std::string>> location{
       {"Location", httpsRedirectUrl(record.host, toStd(parser.get().target()), core_->httpsPort.load())}};
   co_return co_await respond(parser, record, 308, "text/plain", "Moved to HTTPS\n", &location);

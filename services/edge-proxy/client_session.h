@@ -47,10 +47,17 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   boost::asio::awaitable<bool> serveOne(bool first);
   boost::asio::awaitable<bool> dispatch(RequestParser& parser, AccessRecord& record);
   boost::asio::awaitable<bool> proxy(RequestParser& parser, AccessRecord& record, const ExchangeTarget& target);
-  /// Plain HTTP only: an ACME HTTP-01 challenge or a forceHttps redirect
-  /// (ARCHITECTURE.md §2 step 3). nullopt when neither applies.
-  boost::asio::awaitable<std::optional<bool>> answerPlainHttp(RequestParser& parser, AccessRecord& record,
-                                                              const MatchedRoute& match, std::string_view path);
+  /// Plain HTTP only (ARCHITECTURE.md §2 step 3): whether the edge answers
+  /// the request itself — an ACME HTTP-01 challenge (`token` set) or a
+  /// forceHttps redirect. Decided without a coroutine frame, since nearly
+  /// every request gets None.
+  struct PlainHttpStep {
+    enum Kind { None, Challenge, Redirect } kind = None;
+    std::string_view token;
+  };
+  PlainHttpStep plainHttpStep(const MatchedRoute& match, std::string_view path, std::string_view host) const;
+  boost::asio::awaitable<bool> answerPlainHttp(RequestParser& parser, AccessRecord& record, const MatchedRoute& match,
+                                               PlainHttpStep step);
   boost::asio::awaitable<bool> respondError(unsigned status, const RequestParser* parser, AccessRecord& record);
   boost::asio::awaitable<void> closeGracefully();
 
