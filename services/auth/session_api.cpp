@@ -98,10 +98,11 @@ Status SessionApi::revoke(const std::string& sessionId) {
 http::Response SessionApi::login(const http::Request& req) {
   auto body = model::parseJsonObject(req.body).orThrow();
   model::ErrorCollector errors;
-  std::string username, password;
+  std::string username, password, rd;
   model::JsonObjectReader reader(body, "", errors);
   if (!reader.readString("username", username) && !reader.has("username")) errors.add("username", "required", "required");
   if (!reader.readString("password", password) && !reader.has("password")) errors.add("password", "required", "required");
+  reader.readString("rd", rd);  // optional: where the login page goes next
   reader.finish();
   if (!errors.empty()) throw ErrorException(errors.toError());
 
@@ -127,14 +128,27 @@ http::Response SessionApi::login(const http::Request& req) {
   store_.put(s, storeTtl(settings_.policy, s, now)).orThrow();
   warnOnceIfCookieWillBeDropped(req);
   spdlog::info("login user={} session={}", user->username, s.id.substr(0, 12));
-  return http::Response::json(200, {{"user",
-                                     {{"id", user->id},
-                                      {"username", user->username},
-                                      {"email", user->email},
-                                      {"groups", user->groups},
-                                      {"role", user->role}}},
-                                    {"expiresAt", formatTime(settings_.policy.expiresAt(s))}})
+  nlohmann::json answer = {{"user",
+                            {{"id", user->id},
+                             {"username", user->username},
+                             {"email", user->email},
+                             {"groups", user->groups},
+                             {"role", user->role}}},
+                           {"expiresAt", formatTime(settings_.policy.expiresAt(s))}};
+  // The login page follows `redirect` only: an rd the policy refuses is dropped, never an open redirect.
+  if (auto next = loginRedirect(rd)) answer["redirect"] = *next;
+  return http::Response::json(200, answer)
       .header("Set-Cookie", session::setCookieHeader(session::encodeCookie(keys_, token), cookieAttributes()));
+}
+
+std::optional<std::string> SessionApi::loginRedirect(const std::string& rd) const {
+  if (rd.empty()) return std::nullopt;
+  // A path on the dashboard ("/routes", "/api/auth/handoff?…"), but not "//host" or "/\\host".
+  if (rd[0] == '/') {
+    if (rd.size() > 1 && (rd[1] == '/' || rd[1] == '\\')) return std::nullopt;
+    return redirects_.check(settings_.publicUrl.origin() + rd);
+  }
+  return redirects_.check(rd);
 }
 
 http::Response SessionApi::logout(const http::Request& req) {

@@ -49,6 +49,9 @@ class SessionApi {
   void warnOnceIfCookieWillBeDropped(const http::Request& req);
   Status revoke(const std::string& sessionId);
   http::Response handoffToLogin(const std::string& rd, const std::string& state) const;
+  /// Where the login page goes after a login: `rd` (absolute, or a path on the
+  /// dashboard) when the redirect policy accepts it, else nothing.
+  std::optional<std::string> loginRedirect(const std::string& rd) const;
   http::Response handoffWithCode(const session::Session& s, const std::string& rd, const std::string& state);
 
   SessionSettings settings_;

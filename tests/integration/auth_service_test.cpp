@@ -482,5 +482,33 @@ TEST_F(AuthServiceTest, HandoffRefusesOpenRedirects) {
   EXPECT_EQ(stateless.errorField(), "state");
 }
 
+// The login page follows the answer's `redirect`, never `rd` itself: the
+// policy that guards the handoff decides, so a login cannot be an open redirect.
+TEST_F(AuthServiceTest, LoginAnswersARedirectOnlyForAnRdThePolicyAccepts) {
+  auto& auth = startAuth({{"PROXYOS_URL", "http://dash.example.com:8080"}, {"PROXYOS_COOKIE_DOMAIN", "example.com"}});
+  auto loginWith = [&](const std::string& rd) {
+    return httpRequest("POST", auth.base + "/api/auth/login",
+                       nlohmann::json{{"username", "admin"}, {"password", kAdminPassword}, {"rd", rd}}.dump());
+  };
+  const std::vector<std::pair<std::string, std::string>> accepted{
+      {"/routes/abc", "http://dash.example.com:8080/routes/abc"},
+      {"/api/auth/handoff?rd=x&state=y", "http://dash.example.com:8080/api/auth/handoff?rd=x&state=y"},
+      {"http://grafana.example.com/d?x=1", "http://grafana.example.com/d?x=1"}};
+  for (const auto& [rd, expected] : accepted) {
+    auto r = loginWith(rd);
+    ASSERT_EQ(r.status, 200) << rd << " " << r.body;
+    EXPECT_EQ(nlohmann::json::parse(r.body).value("redirect", ""), expected) << rd;
+  }
+  for (const std::string rd : {"http://evil.test/", "//evil.test/", "/\\evil.test", "javascript:alert(1)", ""}) {
+    auto r = loginWith(rd);
+    ASSERT_EQ(r.status, 200) << rd << " " << r.body;  // the login itself stands
+    EXPECT_FALSE(nlohmann::json::parse(r.body).contains("redirect")) << rd << " " << r.body;
+  }
+  auto wrongType = httpRequest("POST", auth.base + "/api/auth/login",
+                               nlohmann::json{{"username", "admin"}, {"password", kAdminPassword}, {"rd", 5}}.dump());
+  EXPECT_EQ(wrongType.status, 422) << wrongType.body;
+  EXPECT_EQ(wrongType.errorField(), "rd");
+}
+
 }  // namespace
 }  // namespace proxyos
