@@ -128,7 +128,7 @@ http::Response SessionApi::login(const http::Request& req) {
   store_.put(s, storeTtl(settings_.policy, s, now)).orThrow();
   warnOnceIfCookieWillBeDropped(req);
   spdlog::info("login user={} session={}", user->username, s.id.substr(0, 12));
-  nlohmann::json answer = {{"user",
+  nlohmann::ordered_json answer = {{"user",
                             {{"id", user->id},
                              {"username", user->username},
                              {"email", user->email},

@@ -1,8 +1,10 @@
 #include "route_table.h"
 
+#include <arpa/inet.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstring>
 #include <optional>
 
 #include "shared/core/url.h"
@@ -119,6 +121,16 @@ std::string_view normalizeHost(std::string_view host, char* buf, std::size_t siz
   return {buf, h.size()};
 }
 
+bool isIpLiteral(std::string_view host) {
+  // normalizeHost has taken the brackets off an IPv6 literal.
+  char text[INET6_ADDRSTRLEN + 1];
+  if (host.empty() || host.size() >= sizeof text) return false;
+  std::memcpy(text, host.data(), host.size());
+  text[host.size()] = '\0';
+  unsigned char addr[sizeof(in6_addr)];
+  return ::inet_pton(host.find(':') == std::string_view::npos ? AF_INET : AF_INET6, text, addr) == 1;
+}
+
 bool pathPrefixMatches(std::string_view prefix, std::string_view path) {
   if (path.size() < prefix.size() || path.compare(0, prefix.size(), prefix) != 0) return false;
   return path.size() == prefix.size() || (!prefix.empty() && prefix.back() == '/') || path[prefix.size()] == '/';
@@ -203,8 +215,13 @@ const MatchedRoute* RouteTable::match(std::string_view host, std::string_view pa
   // One label only: "a.example.com" looks up "example.com"; "a.b.example.com"
   // looks up "b.example.com", which "*.example.com" is not filed under.
   const auto dot = h.find('.');
-  if (dot == std::string_view::npos || dot == 0) return nullptr;
-  if (const auto it = wildcard_.find(h.substr(dot + 1)); it != wildcard_.end()) return longestPrefix(it->second, path);
+  if (dot != std::string_view::npos && dot != 0)
+    if (const auto it = wildcard_.find(h.substr(dot + 1)); it != wildcard_.end())
+      if (const MatchedRoute* m = longestPrefix(it->second, path)) return m;
+  // An address no route claims is the machine itself: the dashboard answers
+  // there too, so an operator who opens it by IP sees the login page explain
+  // why the session will not stick (host_mismatch) instead of a 404.
+  if (!systemHost_.empty() && isIpLiteral(h)) return &system_;
   return nullptr;
 }
 

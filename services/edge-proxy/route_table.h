@@ -144,7 +144,10 @@ struct MatchedRoute {
 ///      user routes can never shadow it, not even with a wildcard;
 ///   2. routes of the exact host, longest matching pathPrefix first;
 ///   3. routes of the one-label wildcard ("*.example.com" for a.example.com,
-///      never for a.b.example.com or example.com), longest prefix first.
+///      never for a.b.example.com or example.com), longest prefix first;
+///   4. a host that is an IP address and that no route claims answers
+///      MatchKind::System too (the dashboard opened by IP: its login page
+///      explains host_mismatch), when there is a system host.
 /// An exact host whose prefixes all miss the path falls through to the
 /// wildcard: the wildcard route was configured to serve that name too.
 /// A prefix matches when path == prefix, or the prefix ends with '/', or the
@@ -207,5 +210,7 @@ std::string_view normalizeHost(std::string_view host, char* buf, std::size_t siz
 
 /// The prefix rule above, exposed for tests.
 bool pathPrefixMatches(std::string_view prefix, std::string_view path);
+/// True for an IPv4 address or a (bracket-less, as normalizeHost leaves it) IPv6 address.
+bool isIpLiteral(std::string_view host);
 
 }  // namespace proxyos::edge

@@ -95,8 +95,11 @@ TEST(RouteTableTest, MatchingRules) {
       {"unknown.test", "/", "<none>"},
       {"", "/", "<none>"},
       {"a.example.com:http", "/", "<none>"},      // not a port
-      {"[::1]:8080", "/", "<none>"},
+      {"[::1]:8080", "/", "<system>"},            // an address no route claims: the dashboard
+      {"127.0.0.1:8080", "/login", "<system>"},
       {"[::1", "/", "<none>"},
+      {"1.2.3", "/", "<none>"},                   // not an address
+      {"1.2.3.256", "/", "<none>"},
   };
   for (const auto& c : cases)
     EXPECT_EQ(matchId(*table, c.host, c.path), c.expected) << c.host << c.path;
@@ -110,12 +113,27 @@ TEST(RouteTableTest, SystemHostMayBeAnIpv6Literal) {
   ASSERT_NE(table, nullptr);
   EXPECT_EQ(matchId(*table, "[::1]:8080", "/"), "<system>");
   EXPECT_EQ(matchId(*table, "[::1]", "/"), "<system>");
-  EXPECT_EQ(matchId(*table, "[::2]:8080", "/"), "<none>");
+  EXPECT_EQ(matchId(*table, "[::2]:8080", "/"), "<system>");  // any address no route claims
   EXPECT_EQ(matchId(*table, "app.test", "/"), "r");
 
   auto noSystem = buildTable({makeRoute("r", {"app.test"})}, "");
   ASSERT_NE(noSystem, nullptr);
   EXPECT_EQ(matchId(*noSystem, "app.test", "/"), "r");
+  EXPECT_EQ(matchId(*noSystem, "127.0.0.1", "/"), "<none>");  // no dashboard, no fallback
+}
+
+TEST(RouteTableTest, AnAddressARouteClaimsIsThatRoutes) {
+  auto table = buildTable({makeRoute("by-ip", {"192.0.2.10"}), makeRoute("api", {"192.0.2.10"}, "/api")},
+                          "dash.example.com");
+  ASSERT_NE(table, nullptr);
+  EXPECT_EQ(matchId(*table, "192.0.2.10:8080", "/"), "by-ip");
+  EXPECT_EQ(matchId(*table, "192.0.2.10", "/api/x"), "api");
+  EXPECT_EQ(matchId(*table, "192.0.2.11", "/"), "<system>");
+  EXPECT_TRUE(isIpLiteral("10.0.0.1"));
+  EXPECT_TRUE(isIpLiteral("fe80::1"));
+  EXPECT_FALSE(isIpLiteral("example.com"));
+  EXPECT_FALSE(isIpLiteral("10.0.0"));
+  EXPECT_FALSE(isIpLiteral(""));
 }
 
 TEST(RouteTableTest, NormalizeHost) {
