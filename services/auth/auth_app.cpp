@@ -144,6 +144,12 @@ int runAuth(const Env& env) {
   });
 
   auto metrics = std::make_shared<http::Metrics>("auth");
+  // Revocations and logouts wait for a replica (RedisSessionStore::revoke).
+  metrics->counterFrom("proxyos_redis_unconfirmed_writes_total",
+                       "revocations no Redis replica confirmed (WAIT 1) in time: a failover could undo them",
+                       [&redis] { return redis.unconfirmedWrites(); });
+  metrics->counterFrom("proxyos_redis_primary_changes_total", "reconnects that found a new Redis primary (Sentinel)",
+                       [&redis] { return redis.primaryChanges(); });
   http::RestService rest({"auth", common.listen, 1024 * 1024, 8}, std::move(router),
                          [&] { return bootstrapped.load() && nats->connected() && redis.ping(); }, metrics, clock);
   const int code = http::serveUntilSignal(rest);

@@ -31,6 +31,7 @@ Status NatsConfigSource::start(TableCallback onTable) {
   if (started_) return Error::make(ErrorKind::Internal, "already_started", "the config source was already started");
   started_ = true;
   onTable_ = std::move(onTable);
+  startedAt_ = clock_.monotonic();
   // The threads block on mu_ until this returns, so they see onTable_ set.
   routesThread_ = std::thread([this] { watchLoop(Feed::Routes); });
   providersThread_ = std::thread([this] { watchLoop(Feed::Providers); });
@@ -58,6 +59,20 @@ ConfigSourceStats NatsConfigSource::stats() const {
   s.revision = routes_.revision;
   s.snapshotComplete = routesComplete_ && providersComplete_;
   return s;
+}
+
+ConfigFreshness NatsConfigSource::freshness() const {
+  ConfigFreshness out;
+  const auto now = clock_.monotonic();
+  const auto routes = routesContact_.load();
+  const auto providers = providersContact_.load();
+  Clock::MonoTime since = startedAt_;
+  if (routes != 0 && providers != 0) {
+    since = Clock::MonoTime{Clock::MonoTime::duration{std::min(routes, providers)}};
+    out.lastContactAt = clock_.now() - std::chrono::duration_cast<Clock::WallTime::duration>(now - since);
+  }
+  out.ageSeconds = std::max(0.0, std::chrono::duration<double>(now - since).count());
+  return out;
 }
 
 bool NatsConfigSource::pause(std::chrono::milliseconds d) {
@@ -110,6 +125,10 @@ void NatsConfigSource::watchLoop(Feed feed) {
     }
 
     auto ev = watcher->next(kPollInterval);
+    // A recreated watcher starts from nothing: the contact time only moves forward.
+    auto& contact = routes ? routesContact_ : providersContact_;
+    const auto seen = watcher->lastContact().time_since_epoch().count();
+    if (seen > contact.load()) contact.store(seen);
     if (!ev) {
       ++watchFailures_;
       spdlog::warn("watch of {} failed: {}; recreating it", name, ev.error().message);

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -62,6 +63,18 @@ struct ConfigSourceStats {
   bool snapshotComplete = false;      // both buckets' initial snapshots are in
 };
 
+/// How old the config is: when NATS last showed that both watches are alive
+/// (a change or an idle heartbeat, sent every second by the server while the
+/// watch works), so an edge cut off from NATS — or whose watch broke without
+/// an error — shows a growing age instead of looking current.
+struct ConfigFreshness {
+  /// The older of the two watches' last contact; nullopt before both had one.
+  std::optional<Clock::WallTime> lastContactAt;
+  /// Seconds since lastContactAt, or since start() when there was none yet
+  /// (the config served is at least that old).
+  double ageSeconds = 0;
+};
+
 /// Watches `proxyos-routes` and `proxyos-sso-providers` (ARCHITECTURE.md §1,
 /// docs/architecture.md for the key layout) and builds a RouteTable after the
 /// initial snapshots and after each coalesced burst of live changes.
@@ -75,9 +88,12 @@ struct ConfigSourceStats {
 /// Entries: `route.<id>` is decoded strictly (model::parseRoute); one that
 /// fails is logged and counted, and the route keeps its last good version if
 /// it had one (a bad write never takes the table, or that route, down).
-/// `claim.*` keys only move the revision. A watcher that fails is recreated
-/// and its fresh snapshot replaces that bucket's state as a whole; NATS
-/// restarts are otherwise absorbed by NATS.c's own reconnect.
+/// `claim.*` keys only move the revision. A watcher that fails (it can only
+/// during its snapshot) is recreated and its fresh snapshot replaces that
+/// bucket's state as a whole. Once live, a watcher survives NATS restarts and
+/// the death of the node it uses by itself, resuming after the last revision
+/// it delivered (kv_watcher.h); freshness() tells how long ago it last heard
+/// from NATS.
 class NatsConfigSource final : public ConfigSource {
  public:
   NatsConfigSource(std::shared_ptr<store::NatsConnection> conn, const Clock& clock, NatsConfigSourceOptions options);
@@ -88,6 +104,7 @@ class NatsConfigSource final : public ConfigSource {
   Status start(TableCallback onTable) override;
   void stop() override;
   ConfigSourceStats stats() const;
+  ConfigFreshness freshness() const;
 
  private:
   enum class Feed { Routes, Providers };
@@ -133,6 +150,11 @@ class NatsConfigSource final : public ConfigSource {
   std::atomic<std::uint64_t> entriesRejected_{0};
   std::atomic<std::uint64_t> buildFailures_{0};
   std::atomic<std::uint64_t> watchFailures_{0};
+  // KvWatcher::lastContact() of each feed (steady-clock ticks, 0: none yet),
+  // copied by its reader thread after every next(), i.e. at least every 100 ms.
+  std::atomic<Clock::MonoTime::rep> routesContact_{0};
+  std::atomic<Clock::MonoTime::rep> providersContact_{0};
+  Clock::MonoTime startedAt_{};  // set by start(), before the threads exist
 
   std::thread routesThread_;
   std::thread providersThread_;

@@ -7,6 +7,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <nlohmann/json.hpp>
+#include <cmath>
 #include <thread>
 
 #include "access_log.h"
@@ -51,6 +52,19 @@ struct StatusSources {
   const ProxyServer& server;
 };
 
+/// How old the served config is (config_source.h, ConfigFreshness): "nats"
+/// once a table built from NATS was applied, "last-known-good" while only the
+/// table saved on disk serves, "none" before either.
+nlohmann::ordered_json configFreshness(const StatusSources& s) {
+  const auto fresh = s.source.freshness();
+  const char* origin = s.source.stats().tablesBuilt > 0 ? "nats" : s.tables.ready() ? "last-known-good" : "none";
+  nlohmann::ordered_json out;
+  out["lastContactAt"] = fresh.lastContactAt ? nlohmann::ordered_json(formatTime(*fresh.lastContactAt)) : nullptr;
+  out["ageSeconds"] = std::round(fresh.ageSeconds * 10) / 10;
+  out["source"] = origin;
+  return out;
+}
+
 nlohmann::ordered_json publicStatus(const StatusSources& s) {
   const auto table = s.tables.current();
   return {{"node", s.config.nodeId},
@@ -58,6 +72,7 @@ nlohmann::ordered_json publicStatus(const StatusSources& s) {
           {"revision", table ? table->revision() : 0},
           {"routes", table ? table->routeCount() : 0},
           {"startedAt", s.startedAt},
+          {"config", configFreshness(s)},
           {"certificates", s.certs.status()}};
 }
 
@@ -69,13 +84,14 @@ nlohmann::ordered_json adminStatus(const StatusSources& s) {
   out["pid"] = static_cast<long>(getpid());
   out["connections"] = s.server.connectionCount();
   out["idleUpstreamConnections"] = s.server.idleUpstreamConnections();
-  out["config"] = {{"natsConnected", s.nats.connected()},
-                   {"snapshotComplete", stats.snapshotComplete},
-                   {"latestRevisionSeen", stats.revision},
-                   {"tablesBuilt", stats.tablesBuilt},
-                   {"entriesRejected", stats.entriesRejected},
-                   {"buildFailures", stats.buildFailures},
-                   {"watchFailures", stats.watchFailures}};
+  auto& config = out["config"];  // the freshness fields, then the operator's details
+  config["natsConnected"] = s.nats.connected();
+  config["snapshotComplete"] = stats.snapshotComplete;
+  config["latestRevisionSeen"] = stats.revision;
+  config["tablesBuilt"] = stats.tablesBuilt;
+  config["entriesRejected"] = stats.entriesRejected;
+  config["buildFailures"] = stats.buildFailures;
+  config["watchFailures"] = stats.watchFailures;
   return out;
 }
 
@@ -91,6 +107,9 @@ void registerMetrics(http::Metrics& m, const StatusSources& s, const AccessLog& 
           [&s] { return static_cast<double>(s.server.connectionCount()); });
   m.gauge("proxyos_edge_upstream_idle_connections", "idle pooled upstream connections",
           [&s] { return static_cast<double>(s.server.idleUpstreamConnections()); });
+  m.gauge("proxyos_edge_config_age_seconds",
+          "seconds since the config watches last heard from NATS (a change or a heartbeat, sent every second)",
+          [&s] { return s.source.freshness().ageSeconds; });
   m.gauge("proxyos_edge_nats_connected", "1 while connected to NATS", [&s] { return s.nats.connected() ? 1.0 : 0.0; });
   m.counterFrom("proxyos_edge_config_entries_rejected_total", "KV entries skipped because they failed to decode",
                 [&s] { return s.source.stats().entriesRejected; });

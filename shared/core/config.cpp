@@ -79,6 +79,37 @@ void checkCidr(const std::string& name, const std::string& cidr) {
   if (!Cidr::parse(cidr)) throw ConfigError(name + ": \"" + cidr + "\" is not an IP address or CIDR");
 }
 
+bool validMasterName(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (const char ch : name) {
+    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
+                    ch == '_' || ch == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// Sentinel mode: PROXYOS_REDIS_SENTINEL names where to ask for the primary;
+// PROXYOS_REDIS_URL keeps supplying the password and db (one place for the
+// credentials in both modes). PROXYOS_REDIS_MASTER alone is ignored, so one
+// .env can serve a single-node and a Sentinel deployment.
+void loadRedisSentinel(const Env& env, RedisEndpoint& redis) {
+  const std::string list = envString(env, "PROXYOS_REDIS_SENTINEL", "");
+  if (list.empty()) return;
+  for (const auto& item : splitList(list)) {
+    auto hp = parseHostPort(item);
+    if (!hp) throw ConfigError("PROXYOS_REDIS_SENTINEL: \"" + item + "\": " + hp.error().message);
+    if (item.front() == ':' || hp.value().port == 0)
+      throw ConfigError("PROXYOS_REDIS_SENTINEL: \"" + item + "\" needs a host and a port (host:26379)");
+    redis.sentinels.push_back(hp.value());
+  }
+  if (redis.sentinels.empty()) throw ConfigError("PROXYOS_REDIS_SENTINEL has no host:port in it");
+  redis.sentinelMaster = envString(env, "PROXYOS_REDIS_MASTER", "proxyos");
+  if (!validMasterName(redis.sentinelMaster))
+    throw ConfigError("PROXYOS_REDIS_MASTER=\"" + redis.sentinelMaster +
+                      "\" must be 1-64 characters of A-Z a-z 0-9 . _ -");
+}
+
 }  // namespace
 
 std::vector<VarSpec> commonVarSpecs(const std::string& defaultListen) {
@@ -87,7 +118,10 @@ std::vector<VarSpec> commonVarSpecs(const std::string& defaultListen) {
       {"PROXYOS_SECRET_PREVIOUS", "", "comma-separated previous secrets that still verify"},
       {"PROXYOS_URL", "http://localhost:8080", "canonical dashboard URL"},
       {"PROXYOS_COOKIE_DOMAIN", "", "cookie Domain attribute (one login for every subdomain)"},
-      {"PROXYOS_REDIS_URL", "redis://127.0.0.1:6379/0", "redis://[:password@]host:port/db"},
+      {"PROXYOS_REDIS_URL", "redis://127.0.0.1:6379/0",
+       "redis://[:password@]host:port/db; with PROXYOS_REDIS_SENTINEL only its password and db are used"},
+      {"PROXYOS_REDIS_SENTINEL", "", "comma-separated Sentinels host:port that name the Redis primary"},
+      {"PROXYOS_REDIS_MASTER", "proxyos", "the master name the Sentinels monitor"},
       {"PROXYOS_NATS_URL", "nats://127.0.0.1:4222", "comma-separated NATS servers"},
       {"PROXYOS_NATS_REPLICAS", "1", "replicas of every KV bucket"},
       {"PROXYOS_LISTEN", defaultListen, "host:port of this service's REST API"},
@@ -121,6 +155,7 @@ CommonConfig loadCommonConfig(const Env& env, const std::string& defaultListen) 
   // Never echo the URL: it may carry a password.
   if (!redis) throw ConfigError("PROXYOS_REDIS_URL: " + redis.error().message);
   c.redis = redis.value();
+  loadRedisSentinel(env, c.redis);
 
   c.natsServers = splitList(envString(env, "PROXYOS_NATS_URL", "nats://127.0.0.1:4222"));
   if (c.natsServers.empty()) throw ConfigError("PROXYOS_NATS_URL is empty");

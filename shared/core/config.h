@@ -53,7 +53,7 @@ struct CommonConfig {
   std::vector<std::string> previousSecrets; // PROXYOS_SECRET_PREVIOUS
   Url publicUrl;                            // PROXYOS_URL
   std::string cookieDomain;                 // PROXYOS_COOKIE_DOMAIN
-  RedisEndpoint redis;                      // PROXYOS_REDIS_URL
+  RedisEndpoint redis;                      // PROXYOS_REDIS_URL, PROXYOS_REDIS_SENTINEL, PROXYOS_REDIS_MASTER
   std::vector<std::string> natsServers;     // PROXYOS_NATS_URL, split on ','
   int natsReplicas = 1;                     // PROXYOS_NATS_REPLICAS
   HostPort listen;                          // PROXYOS_LISTEN

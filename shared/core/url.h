@@ -2,6 +2,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "shared/core/error.h"
 
@@ -43,12 +44,17 @@ struct HostPort {
 };
 Result<HostPort> parseHostPort(const std::string& text);
 
-/// redis://[:password@]host[:port][/db]
+/// redis://[:password@]host[:port][/db], and optionally the Sentinels that
+/// name the primary. With `sentinels` set (PROXYOS_REDIS_SENTINEL), host and
+/// port are unused: the client asks the Sentinels for `sentinelMaster` on
+/// every (re)connect; password and db still apply to the primary.
 struct RedisEndpoint {
   std::string host = "127.0.0.1";
   uint16_t port = 6379;
   std::string password;
   int db = 0;
+  std::vector<HostPort> sentinels;          // empty: talk to host:port directly
+  std::string sentinelMaster = "proxyos";   // PROXYOS_REDIS_MASTER
 };
 Result<RedisEndpoint> parseRedisUrl(const std::string& text);
 

@@ -4,10 +4,15 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <thread>
 #include <utility>
+
+#include "shared/redis/sentinel.h"
 
 namespace proxyos::redis {
 namespace {
@@ -130,8 +135,10 @@ Client::Client(ClientOptions options) : options_(std::move(options)) {}
 Client::~Client() = default;
 
 Error Client::unavailable(const std::string& what) const {
-  return Error::make(ErrorKind::Unavailable, kUnavailable,
-                     "redis " + options_.endpoint.host + ":" + std::to_string(options_.endpoint.port) + ": " + what);
+  const RedisEndpoint& ep = options_.endpoint;
+  const std::string target = sentinelMode() ? "redis primary '" + ep.sentinelMaster + "'"
+                                            : "redis " + ep.host + ":" + std::to_string(ep.port);
+  return Error::make(ErrorKind::Unavailable, kUnavailable, target + ": " + what);
 }
 
 std::string Client::describeFailure(const redisContext* c) const {
@@ -144,25 +151,50 @@ std::string Client::describeFailure(const redisContext* c) const {
   return cause;
 }
 
-Error Client::connectionLost(const std::string& during) {
-  std::string cause = describeFailure(context_.get());
-  context_.reset();  // dead: the next call reconnects
-  return unavailable(during + ": " + cause);
+void Client::setPrimary(std::string address) {
+  std::lock_guard lock(primaryMu_);
+  primary_ = std::move(address);
 }
 
-Result<Client::ContextPtr> Client::connect() const {
+std::string Client::primary() const {
+  std::lock_guard lock(primaryMu_);
+  return primary_;
+}
+
+Error Client::connectionLost(const std::string& during) {
+  std::string cause = describeFailure(context_.get());
+  const std::string where = sentinelMode() ? primary() + ": " : "";  // standalone: the message names it already
+  context_.reset();  // dead: the next call reconnects
+  setPrimary("");
+  return unavailable(where + during + ": " + cause);
+}
+
+// The server answered but is not (or no longer) a writable primary: a demoted
+// primary answers writes with READONLY on a perfectly healthy connection.
+// Dropping it makes the next command resolve the primary again.
+Error Client::notPrimary(const std::string& reply) {
+  const std::string was = primary();
+  context_.reset();
+  setPrimary("");
+  spdlog::warn("redis: {} is not a writable primary ({}); reconnecting on the next command", was,
+               reply.substr(0, reply.find(' ')));
+  return unavailable(was + " answered: " + reply);
+}
+
+Result<Client::ContextPtr> Client::connectTo(const std::string& host, uint16_t port) const {
   const RedisEndpoint& ep = options_.endpoint;
-  ContextPtr c(redisConnectWithTimeout(ep.host.c_str(), ep.port, toTimeval(options_.connectTimeout)));
+  ContextPtr c(redisConnectWithTimeout(host.c_str(), port, toTimeval(options_.connectTimeout)));
   if (!c) return unavailable("connect: out of memory");
+  const std::string where = sentinelMode() ? host + ":" + std::to_string(port) + ": " : "";
   if (c->err != 0) {
     std::string cause = c->errstr;
     if (cause == std::strerror(ETIMEDOUT) || cause == std::strerror(EINPROGRESS)) {
       cause = "timed out after " + std::to_string(options_.connectTimeout.count()) + " ms";
     }
-    return unavailable("connect: " + cause);
+    return unavailable(where + "connect: " + cause);
   }
   if (redisSetTimeout(c.get(), toTimeval(options_.ioTimeout)) != REDIS_OK) {
-    return unavailable(std::string("set I/O timeout: ") + c->errstr);
+    return unavailable(where + "set I/O timeout: " + c->errstr);
   }
   redisEnableKeepAlive(c.get());  // best effort: notices a vanished peer on idle connections
 
@@ -171,8 +203,8 @@ Result<Client::ContextPtr> Client::connect() const {
                        const std::string& refused) -> Status {
     Argv argv(args);
     ReplyPtr r(static_cast<redisReply*>(redisCommandArgv(c.get(), argv.argc(), argv.ptrs.data(), argv.lens.data())));
-    if (!r) return unavailable(step + ": " + describeFailure(c.get()));
-    if (r->type == REDIS_REPLY_ERROR) return unavailable(refused + ": " + std::string(r->str, r->len));
+    if (!r) return unavailable(where + step + ": " + describeFailure(c.get()));
+    if (r->type == REDIS_REPLY_ERROR) return unavailable(where + refused + ": " + std::string(r->str, r->len));
     return okStatus();
   };
   if (!ep.password.empty()) {
@@ -187,12 +219,78 @@ Result<Client::ContextPtr> Client::connect() const {
   return c;
 }
 
+// Asks the Sentinels in order; the first that names an address whose server
+// says ROLE master wins. A Sentinel that is down, does not know the name, or
+// names a server that is down or not a master (a stale view during or after a
+// failover) sends us on to the next one; a round that finds none is retried
+// after a short pause, since a failover in progress settles within seconds.
+Result<Client::Connected> Client::connectViaSentinel() const {
+  const RedisEndpoint& ep = options_.endpoint;
+  std::vector<std::string> causes;
+  const int rounds = std::max(options_.resolveRounds, 1);
+  for (int round = 0; round < rounds; ++round) {
+    if (round > 0) std::this_thread::sleep_for(options_.resolveRetryPause);
+    causes.clear();
+    for (const auto& sentinel : ep.sentinels) {
+      auto answer = askSentinel(sentinel, ep.sentinelMaster, options_.sentinelTimeout);
+      if (!answer) {
+        causes.push_back(answer.error().message);
+        continue;
+      }
+      const std::string address = answer.value().host + ":" + std::to_string(answer.value().port);
+      auto c = connectTo(answer.value().host, answer.value().port);
+      if (!c) {
+        causes.push_back("Sentinel " + sentinel.str() + " named " + address + ", " + c.error().message);
+        continue;
+      }
+      ReplyPtr r(static_cast<redisReply*>(redisCommand(c.value().get(), "ROLE")));
+      if (!r) {
+        causes.push_back("Sentinel " + sentinel.str() + " named " + address + ": ROLE: " +
+                         describeFailure(c.value().get()));
+        continue;
+      }
+      const Reply role = convert(r.get());
+      const std::string name = role.isError() ? "error: " + role.str : roleOf(role);
+      if (name != "master") {
+        causes.push_back("Sentinel " + sentinel.str() + " named " + address + ", whose ROLE is " +
+                         (name.empty() ? "unreadable" : name));
+        continue;
+      }
+      return Connected{std::move(c).value(), address};
+    }
+  }
+  std::string all;
+  for (const auto& c : causes) all += (all.empty() ? "" : "; ") + c;
+  return unavailable("no primary found through " + std::to_string(ep.sentinels.size()) + " Sentinel(s): " + all);
+}
+
+Result<Client::Connected> Client::connect() const {
+  if (sentinelMode()) return connectViaSentinel();
+  auto c = connectTo(options_.endpoint.host, options_.endpoint.port);
+  if (!c) return c.error();
+  return Connected{std::move(c).value(), options_.endpoint.host + ":" + std::to_string(options_.endpoint.port)};
+}
+
 Status Client::ensureConnectedLocked() {
-  if (context_ && isStale(context_.get())) context_.reset();
+  if (context_ && isStale(context_.get())) {
+    context_.reset();
+    setPrimary("");
+  }
   if (context_) return okStatus();
   auto c = connect();
   if (!c) return c.error();
-  context_ = std::move(c).value();
+  context_ = std::move(c.value().context);
+  if (sentinelMode() && c.value().address != lastPrimary_) {
+    if (!lastPrimary_.empty()) {
+      primaryChanges_.fetch_add(1);
+      spdlog::warn("redis: primary '{}' is now {} (was {})", options_.endpoint.sentinelMaster, c.value().address,
+                   lastPrimary_);
+    } else {
+      spdlog::info("redis: primary '{}' is {}", options_.endpoint.sentinelMaster, c.value().address);
+    }
+    lastPrimary_ = c.value().address;
+  }
+  setPrimary(std::move(c.value().address));
   return okStatus();
 }
 
@@ -212,7 +310,9 @@ Result<Reply> Client::command(const std::vector<std::string>& args) {
   ReplyPtr reply(static_cast<redisReply*>(raw));
   // An error reply leaves the connection in step and usable.
   if (reply->type == REDIS_REPLY_ERROR) {
-    return Error::make(ErrorKind::Internal, kCommandError, std::string(reply->str, reply->len));
+    std::string text(reply->str, reply->len);
+    if (isNotPrimaryError(text)) return notPrimary(text);
+    return Error::make(ErrorKind::Internal, kCommandError, std::move(text));
   }
   return convert(reply.get());
 }
@@ -245,7 +345,98 @@ Result<std::vector<Reply>> Client::pipeline(const std::vector<std::vector<std::s
     ReplyPtr reply(static_cast<redisReply*>(raw));
     replies.push_back(convert(reply.get()));
   }
+  for (const auto& r : replies)
+    if (r.isError() && isNotPrimaryError(r.str)) return notPrimary(r.str);
   return replies;
+}
+
+Result<ConfirmedReplies> Client::pipelineConfirmed(const std::vector<std::vector<std::string>>& commands,
+                                                   int replicas, std::chrono::milliseconds timeout) {
+  if (commands.empty()) return Error::make(ErrorKind::Internal, kCommandError, "nothing to confirm");
+  for (const auto& args : commands) {
+    if (args.empty()) return Error::make(ErrorKind::Internal, kCommandError, "empty redis command in pipeline");
+  }
+  SigpipeGuard guard;
+  std::lock_guard lock(mu_);
+  if (auto st = ensureConnectedLocked(); !st) return st.error();
+
+  // ROLE rides in the same batch: it tells whether WAIT can be answered by
+  // anyone, at no extra round trip. WAIT must follow on this very connection
+  // (it covers the writes this connection made), hence one lock for all.
+  for (const auto& args : commands) {
+    Argv argv(args);
+    if (redisAppendCommandArgv(context_.get(), argv.argc(), argv.ptrs.data(), argv.lens.data()) != REDIS_OK)
+      return connectionLost("queue confirmed pipeline");
+  }
+  if (redisAppendCommand(context_.get(), "ROLE") != REDIS_OK) return connectionLost("queue ROLE");
+  commandsSent_.fetch_add(commands.size());
+  ConfirmedReplies out;
+  out.replies.reserve(commands.size());
+  Reply role;
+  for (size_t i = 0; i <= commands.size(); ++i) {
+    void* raw = nullptr;
+    if (redisGetReply(context_.get(), &raw) != REDIS_OK || raw == nullptr)
+      return connectionLost("confirmed pipeline of " + std::to_string(commands.size()) + " commands (reply " +
+                            std::to_string(i + 1) + ")");
+    ReplyPtr reply(static_cast<redisReply*>(raw));
+    if (i < commands.size()) out.replies.push_back(convert(reply.get()));
+    else role = convert(reply.get());
+  }
+  for (const auto& r : out.replies)
+    if (r.isError() && isNotPrimaryError(r.str)) return notPrimary(r.str);
+  for (const auto& r : out.replies)
+    if (r.isError()) return Error::make(ErrorKind::Internal, kCommandError, r.str);
+
+  WriteConfirmation& conf = out.confirmation;
+  conf.primary = primary();
+  if (role.isError() && !sentinelMode()) {
+    // ROLE refused (an ACL without it): nothing to learn about replicas; a
+    // logout must not fail for that. (Sentinel mode cannot get here: its
+    // connect needs ROLE.)
+    spdlog::debug("redis: ROLE refused ({}); write not confirmed", role.str);
+    conf.outcome = WriteConfirmation::Outcome::NoReplica;
+    return out;
+  }
+  const int connected = connectedReplicasOf(role);
+  if (connected < 0) return notPrimary("ROLE " + (role.isError() ? role.str : roleOf(role)) + " after a write");
+  conf.replicas = connected;
+  if (connected == 0) {
+    conf.outcome = WriteConfirmation::Outcome::NoReplica;
+    // Standalone: nothing to fail over to, nothing a replica could lose. With
+    // Sentinel, a primary without a replica is a degraded deployment: a
+    // failover now would promote a replica that never saw this write.
+    if (sentinelMode()) {
+      unconfirmedWrites_.fetch_add(1);
+      spdlog::warn("redis: write on {} not confirmed: the primary has no replica connected", conf.primary);
+    }
+    return out;
+  }
+
+  // WAIT blocks up to `timeout` on the server: the socket must wait longer.
+  if (redisSetTimeout(context_.get(), toTimeval(timeout + options_.ioTimeout)) != REDIS_OK)
+    return connectionLost("set WAIT timeout");
+  const std::string wanted = std::to_string(std::max(replicas, 1));
+  const std::string ms = std::to_string(std::max<long long>(timeout.count(), 1));
+  ReplyPtr wait(static_cast<redisReply*>(
+      redisCommand(context_.get(), "WAIT %b %b", wanted.data(), wanted.size(), ms.data(), ms.size())));
+  if (!wait) return connectionLost("WAIT");
+  if (redisSetTimeout(context_.get(), toTimeval(options_.ioTimeout)) != REDIS_OK)
+    return connectionLost("restore I/O timeout");
+  if (wait->type == REDIS_REPLY_ERROR) {
+    std::string text(wait->str, wait->len);
+    if (isNotPrimaryError(text)) return notPrimary(text);
+    return Error::make(ErrorKind::Internal, kCommandError, "WAIT: " + text);
+  }
+  conf.acked = wait->type == REDIS_REPLY_INTEGER ? static_cast<int>(wait->integer) : 0;
+  if (conf.acked >= std::max(replicas, 1)) {
+    conf.outcome = WriteConfirmation::Outcome::Confirmed;
+  } else {
+    conf.outcome = WriteConfirmation::Outcome::Unconfirmed;
+    unconfirmedWrites_.fetch_add(1);
+    spdlog::warn("redis: write on {} confirmed by {} of {} connected replica(s) within {} ms (wanted {})",
+                 conf.primary, conf.acked, conf.replicas, timeout.count(), wanted);
+  }
+  return out;
 }
 
 bool Client::ping() {

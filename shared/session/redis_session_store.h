@@ -5,6 +5,7 @@
 //   proxyos:sessions              set of ids, so list() needs no SCAN
 // <id> is sessionId(token), a SHA-256 hash: safe in keys and logs; the token
 // itself never reaches Redis.
+#include <chrono>
 #include <string>
 
 #include "shared/redis/redis_client.h"
@@ -27,6 +28,10 @@ class RedisSessionStore final : public SessionStore {
   /// nullopt when the key is absent. A value that does not decode (or names
   /// another id) is ErrorKind::Internal, code "corrupt_session".
   Result<std::optional<Session>> get(const std::string& id) override;
+  /// Tombstone, delete, unindex; then WAIT for one replica (at most
+  /// kRevokeConfirmTimeout, and only when the primary has one), so that the
+  /// revocation survives a failover. An unconfirmed revocation still succeeds
+  /// (redis::Client logs and counts it).
   Status revoke(const std::string& id, std::chrono::seconds remember) override;
   Result<bool> wasRevoked(const std::string& id) override;
   /// Live sessions; ids whose key has expired are dropped from the index.
@@ -36,6 +41,7 @@ class RedisSessionStore final : public SessionStore {
   static std::string sessionKey(const std::string& id) { return "proxyos:session:" + id; }
   static std::string revokedKey(const std::string& id) { return "proxyos:session-revoked:" + id; }
   static constexpr const char* kIndexKey = "proxyos:sessions";
+  static constexpr std::chrono::milliseconds kRevokeConfirmTimeout{1000};
 
  private:
   redis::Client& client_;

@@ -7,6 +7,7 @@
 //   Conflict           create() of a key that exists (a uniqueness claim is held)
 //   PreconditionFailed update()/removeIfRevision() with a stale revision (CAS lost)
 //   Unavailable        NATS is down or timed out: retry later
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -16,7 +17,9 @@
 
 #include "shared/core/clock.h"
 #include "shared/store/kv_store.h"
+#include "shared/store/kv_watcher.h"
 #include "shared/store/nats_connection.h"
+#include "shared/store/retry_policy.h"
 
 namespace proxyos::store {
 
@@ -27,19 +30,39 @@ struct KvBucketConfig {
   std::string description;
 };
 
-class KvWatcher;
+/// Retries (retry_policy.h) and the time source of a bucket and its watchers.
+struct KvBucketTiming {
+  /// Reads, and writes that provably did not happen, during a leader election.
+  RetryPolicy retry{};
+  /// Binding or creating the bucket: creating an R3 bucket with a node down
+  /// can time out and yet succeed later, so creation is retried for longer.
+  RetryPolicy create{std::chrono::seconds(30), std::chrono::milliseconds(250), std::chrono::seconds(2)};
+  /// JetStream request timeout of one stream-create request.
+  std::chrono::milliseconds createTimeout{10000};
+  KvWatchOptions watch{};
+  const Clock* clock = &SystemClock::instance();
+  Sleeper* sleeper = &RealSleeper::instance();
+};
 
 /// Thread-safe. The bucket is bound (or created) lazily on first use and again
 /// after a failure, so a service started before NATS heals by itself.
+///
+/// Through a JetStream leader election (clustered NATS), reads are retried on
+/// any Unavailable outcome and writes only on NATS_NO_RESPONDERS, which proves
+/// the write was not stored; a write that timed out is answered Unavailable
+/// at once, since retrying it could turn the caller's own success into a
+/// Conflict or PreconditionFailed (retry_policy.h). Each call may therefore
+/// block up to `timing.retry.budget` plus one request timeout.
 class KvBucket final : public KvStore {
  public:
-  KvBucket(std::shared_ptr<NatsConnection> conn, KvBucketConfig config);
+  KvBucket(std::shared_ptr<NatsConnection> conn, KvBucketConfig config, KvBucketTiming timing = {});
   ~KvBucket() override;
   KvBucket(const KvBucket&) = delete;
   KvBucket& operator=(const KvBucket&) = delete;
 
   const std::string& name() const { return config_.name; }
-  /// Binds or creates the bucket now; ok when it is usable.
+  /// Binds or creates the bucket now; ok when it is usable. Quick when it is
+  /// already bound (readiness probes call it).
   Status open();
 
   Result<KvEntry> get(const std::string& key) override;
@@ -58,61 +81,32 @@ class KvBucket final : public KvStore {
   /// The bucket's latest revision (its stream's last sequence); 0 when empty.
   Result<uint64_t> lastRevision() override;
   /// Watches keys matching `filter`: the latest entry per key (deletes
-  /// included), then SnapshotComplete, then live changes.
+  /// included), then SnapshotComplete, then live changes (kv_watcher.h).
   Result<std::unique_ptr<KvWatcher>> watch(const std::string& filter = ">");
 
+  /// Attempts repeated by the retry policy since construction (metrics, tests).
+  std::uint64_t retries() const { return retries_.load(); }
+
  private:
+  /// Binds the bucket, creating it when missing (retried per `timing_.create`).
   Result<kvStore*> store();
-  void forget(natsStatus s);  // drop the handle after a failure that may mean the bucket is gone
+  Result<kvStore*> bindOrCreate();
+  /// Runs `attempt()` under the read rule of retry_policy.h.
+  template <class Attempt>
+  auto read(const char* what, Attempt&& attempt) -> decltype(attempt());
+  /// Runs `attempt(WriteAttempt&)` under the write rule; the attempt records
+  /// whether its request left and how it ended.
+  template <class Attempt>
+  auto write(const char* what, Attempt&& attempt) -> decltype(attempt(std::declval<WriteAttempt&>()));
+  template <class Out>
+  Out noteRetries(Out out, int retries, const char* what);
 
   std::shared_ptr<NatsConnection> conn_;
   KvBucketConfig config_;
-  std::mutex mu_;
+  KvBucketTiming timing_;
+  std::mutex mu_;        // guards kv_; held while binding
   kvStore* kv_ = nullptr;
+  std::atomic<std::uint64_t> retries_{0};
 };
-
-/// Pull-based watcher: call next() from one thread.
-///
-/// The initial snapshot comes from NATS.c's KV watcher (an ordered consumer
-/// delivering the last entry per key). Once it is complete, that consumer is
-/// replaced by a plain ordered consumer starting right after the last entry
-/// seen: nats-server 2.9 recomputes a last-per-subject consumer's pending
-/// count by building a map of every key in the bucket (SubjectsState) as it
-/// keeps catching up with new writes, which with 20,000 keys cost the server
-/// ~45 % of a CPU during a route import and made each write slower as the
-/// bucket grew. A start-sequence consumer has no such cost. The entries are
-/// the same: every change after the snapshot, in order.
-class KvWatcher {
- public:
-  struct Event {
-    enum class Type { Entry, SnapshotComplete, Idle };
-    Type type = Type::Idle;
-    KvEntry entry;  // when type == Entry
-  };
-  /// `js` and `subjectPrefix` ("$KV.<bucket>.") and `filter` are those of
-  /// `w`; without `js` the NATS.c watcher is kept after the snapshot.
-  explicit KvWatcher(kvWatcher* w, jsCtx* js = nullptr, std::string subjectPrefix = {}, std::string filter = {})
-      : w_(w), js_(js), prefix_(std::move(subjectPrefix)), filter_(std::move(filter)) {}
-  ~KvWatcher();
-  KvWatcher(const KvWatcher&) = delete;
-  KvWatcher& operator=(const KvWatcher&) = delete;
-
-  /// Waits up to `timeout`; Idle when nothing arrived. Reconnection after a
-  /// NATS restart is handled by the library: the watcher catches up by itself.
-  Result<Event> next(std::chrono::milliseconds timeout);
-  void stop();
-
- private:
-  /// After SnapshotComplete: replaces w_ by a start-sequence consumer.
-  Status switchToLiveConsumer();
-
-  kvWatcher* w_;
-  jsCtx* js_;
-  std::string prefix_;
-  std::string filter_;
-  natsSubscription* live_ = nullptr;  // set once the snapshot is complete
-  std::uint64_t lastRevision_ = 0;    // highest revision delivered
-};
-
 
 }  // namespace proxyos::store

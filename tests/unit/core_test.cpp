@@ -73,6 +73,58 @@ TEST(Config, RedisPasswordIsParsedButNeverEchoed) {
   EXPECT_EQ(msg.find("hunter2"), std::string::npos) << msg;
 }
 
+TEST(Config, RedisSentinelListAndMaster) {
+  auto c = loadCommonConfig(env({{"PROXYOS_REDIS_SENTINEL", "s1:26379, 10.0.0.2:26380,[::1]:26381"},
+                                 {"PROXYOS_REDIS_MASTER", "main-1"},
+                                 {"PROXYOS_REDIS_URL", "redis://:hunter2@ignored:6380/3"}}),
+                            ":7002");
+  ASSERT_EQ(c.redis.sentinels.size(), 3u);
+  EXPECT_EQ(c.redis.sentinels[0].str(), "s1:26379");
+  EXPECT_EQ(c.redis.sentinels[1].host, "10.0.0.2");
+  EXPECT_EQ(c.redis.sentinels[1].port, 26380);
+  EXPECT_EQ(c.redis.sentinels[2].host, "::1");
+  EXPECT_EQ(c.redis.sentinelMaster, "main-1");
+  // PROXYOS_REDIS_URL still carries the credentials and the database.
+  EXPECT_EQ(c.redis.password, "hunter2");
+  EXPECT_EQ(c.redis.db, 3);
+}
+
+TEST(Config, RedisSentinelDefaultsAndStandalone) {
+  auto standalone = loadCommonConfig(env({{"PROXYOS_REDIS_MASTER", "whatever"}}), ":7002");
+  EXPECT_TRUE(standalone.redis.sentinels.empty());  // PROXYOS_REDIS_MASTER alone changes nothing
+  auto sentinel = loadCommonConfig(env({{"PROXYOS_REDIS_SENTINEL", "sentinel:26379"}}), ":7002");
+  ASSERT_EQ(sentinel.redis.sentinels.size(), 1u);
+  EXPECT_EQ(sentinel.redis.sentinelMaster, "proxyos");
+  EXPECT_EQ(sentinel.redis.db, 0);
+  EXPECT_TRUE(sentinel.redis.password.empty());
+}
+
+TEST(Config, RedisSentinelBadValuesNameTheVariable) {
+  const std::vector<std::pair<std::map<std::string, std::string>, std::string>> cases = {
+      {{{"PROXYOS_REDIS_SENTINEL", "sentinel"}}, "PROXYOS_REDIS_SENTINEL: \"sentinel\": expected host:port"},
+      {{{"PROXYOS_REDIS_SENTINEL", "a:26379,b:99999"}}, "PROXYOS_REDIS_SENTINEL: \"b:99999\""},
+      {{{"PROXYOS_REDIS_SENTINEL", ":26379"}}, "PROXYOS_REDIS_SENTINEL: \":26379\" needs a host and a port"},
+      {{{"PROXYOS_REDIS_SENTINEL", "a:0"}}, "PROXYOS_REDIS_SENTINEL: \"a:0\" needs a host and a port"},
+      {{{"PROXYOS_REDIS_SENTINEL", " , "}}, "PROXYOS_REDIS_SENTINEL has no host:port in it"},
+      {{{"PROXYOS_REDIS_SENTINEL", "a:26379"}, {"PROXYOS_REDIS_MASTER", "my master"}},
+       "PROXYOS_REDIS_MASTER=\"my master\" must be 1-64 characters"},
+      {{{"PROXYOS_REDIS_SENTINEL", "a:26379"}, {"PROXYOS_REDIS_URL", "redis://:hunter2@x/99"}},
+       "PROXYOS_REDIS_URL: database must be a number 0-15"},
+  };
+  for (const auto& [vars, expected] : cases) {
+    const std::string msg = configError(env(vars));
+    EXPECT_EQ(msg.rfind(expected, 0), 0u) << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+    EXPECT_EQ(msg.find("hunter2"), std::string::npos) << msg;
+  }
+}
+
+TEST(Cli, HelpListsTheRedisSentinelVariables) {
+  const auto text = helpText(ProgramInfo{"proxyos-x", "Does x.", commonVarSpecs("127.0.0.1:1")});
+  EXPECT_NE(text.find("PROXYOS_REDIS_SENTINEL"), std::string::npos);
+  EXPECT_NE(text.find("PROXYOS_REDIS_MASTER"), std::string::npos);
+}
+
 TEST(Config, NatsListIsSplit) {
   auto c = loadCommonConfig(env({{"PROXYOS_NATS_URL", "nats://a:4222, nats://b:4222"}}), ":7002");
   EXPECT_EQ(c.natsServers, (std::vector<std::string>{"nats://a:4222", "nats://b:4222"}));
