@@ -317,22 +317,32 @@ Result<Reply> Client::command(const std::vector<std::string>& args) {
   return convert(reply.get());
 }
 
-Result<std::vector<Reply>> Client::pipeline(const std::vector<std::vector<std::string>>& commands) {
-  if (commands.empty()) return std::vector<Reply>{};
+Status Client::queueLocked(const std::vector<std::vector<std::string>>& commands, const char* what) {
+  for (const auto& args : commands) {
+    Argv argv(args);
+    if (redisAppendCommandArgv(context_.get(), argv.argc(), argv.ptrs.data(), argv.lens.data()) != REDIS_OK)
+      return connectionLost(std::string("queue ") + what);
+  }
+  commandsSent_.fetch_add(commands.size());
+  return okStatus();
+}
+
+namespace {
+Status checkNoEmptyCommand(const std::vector<std::vector<std::string>>& commands) {
   for (const auto& args : commands) {
     if (args.empty()) return Error::make(ErrorKind::Internal, kCommandError, "empty redis command in pipeline");
   }
+  return okStatus();
+}
+}  // namespace
+
+Result<std::vector<Reply>> Client::pipeline(const std::vector<std::vector<std::string>>& commands) {
+  if (commands.empty()) return std::vector<Reply>{};
+  if (auto st = checkNoEmptyCommand(commands); !st) return st.error();
   SigpipeGuard guard;
   std::lock_guard lock(mu_);
   if (auto st = ensureConnectedLocked(); !st) return st.error();
-
-  for (const auto& args : commands) {
-    Argv argv(args);
-    if (redisAppendCommandArgv(context_.get(), argv.argc(), argv.ptrs.data(), argv.lens.data()) != REDIS_OK) {
-      return connectionLost("queue pipeline");
-    }
-  }
-  commandsSent_.fetch_add(commands.size());
+  if (auto st = queueLocked(commands, "pipeline"); !st) return st.error();
   // The first redisGetReply writes the whole batch, then each call reads one reply.
   std::vector<Reply> replies;
   replies.reserve(commands.size());
@@ -353,9 +363,7 @@ Result<std::vector<Reply>> Client::pipeline(const std::vector<std::vector<std::s
 Result<ConfirmedReplies> Client::pipelineConfirmed(const std::vector<std::vector<std::string>>& commands,
                                                    int replicas, std::chrono::milliseconds timeout) {
   if (commands.empty()) return Error::make(ErrorKind::Internal, kCommandError, "nothing to confirm");
-  for (const auto& args : commands) {
-    if (args.empty()) return Error::make(ErrorKind::Internal, kCommandError, "empty redis command in pipeline");
-  }
+  if (auto st = checkNoEmptyCommand(commands); !st) return st.error();
   SigpipeGuard guard;
   std::lock_guard lock(mu_);
   if (auto st = ensureConnectedLocked(); !st) return st.error();
@@ -363,13 +371,8 @@ Result<ConfirmedReplies> Client::pipelineConfirmed(const std::vector<std::vector
   // ROLE rides in the same batch: it tells whether WAIT can be answered by
   // anyone, at no extra round trip. WAIT must follow on this very connection
   // (it covers the writes this connection made), hence one lock for all.
-  for (const auto& args : commands) {
-    Argv argv(args);
-    if (redisAppendCommandArgv(context_.get(), argv.argc(), argv.ptrs.data(), argv.lens.data()) != REDIS_OK)
-      return connectionLost("queue confirmed pipeline");
-  }
+  if (auto st = queueLocked(commands, "confirmed pipeline"); !st) return st.error();
   if (redisAppendCommand(context_.get(), "ROLE") != REDIS_OK) return connectionLost("queue ROLE");
-  commandsSent_.fetch_add(commands.size());
   ConfirmedReplies out;
   out.replies.reserve(commands.size());
   Reply role;

@@ -127,6 +127,8 @@ class Client {
   Error unavailable(const std::string& what) const;
   std::string describeFailure(const redisContext* c) const;
   Error connectionLost(const std::string& during);
+  /// Appends `commands` to the output buffer (sent by the next redisGetReply).
+  Status queueLocked(const std::vector<std::vector<std::string>>& commands, const char* what);
   Error notPrimary(const std::string& reply);
   void setPrimary(std::string address);
 
