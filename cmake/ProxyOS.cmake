@@ -5,8 +5,9 @@
 #          root, so code includes "shared/<name>/<file>.h".
 #   proxyos_service(<name> BINARY <exe> SOURCES ... DEPS ...)
 #       -> <name>_lib (everything but main.cpp, linked by tests) and the executable.
-#   proxyos_test(<name> SOURCES ... DEPS ... [LABELS unit|integration|e2e])
-#       -> a GoogleTest executable registered with CTest.
+#   proxyos_test(<name> SOURCES ... DEPS ... [LABELS unit|integration|e2e] [TIMEOUT <s>])
+#       -> a GoogleTest executable registered with CTest (TIMEOUT: per test case,
+#          CTest's default when not given).
 
 set(PROXYOS_WARNINGS -Wall -Wextra -Werror -Wno-deprecated-declarations)
 # Boost 1.74's asio needs <utility> before it under C++20 (std::exchange).
@@ -34,7 +35,7 @@ function(proxyos_service name)
 endfunction()
 
 function(proxyos_test name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
   if(NOT ARG_LABELS)
     set(ARG_LABELS unit)
   endif()
@@ -43,5 +44,9 @@ function(proxyos_test name)
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest_main GTest::gmock)
   # Integration tests find the service binaries next to themselves via this define.
   target_compile_definitions(${name} PRIVATE PROXYOS_BIN_DIR="${PROJECT_BINARY_DIR}/bin")
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 30 PROPERTIES LABELS "${ARG_LABELS}")
+  if(ARG_TIMEOUT)
+    gtest_discover_tests(${name} DISCOVERY_TIMEOUT 30 PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT})
+  else()
+    gtest_discover_tests(${name} DISCOVERY_TIMEOUT 30 PROPERTIES LABELS "${ARG_LABELS}")
+  endif()
 endfunction()

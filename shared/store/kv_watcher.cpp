@@ -14,8 +14,11 @@ namespace {
 // How long the server keeps a consumer nobody listens to (a watcher that
 // died without deleting it, or one whose delete request was lost).
 constexpr std::chrono::seconds kInactiveThreshold{10};
-// Pause between attempts to recreate a consumer while NATS does not answer.
+// Pause between attempts to recreate a consumer while NATS does not answer,
+// and between reads of the stream once they found nothing new.
 constexpr std::chrono::milliseconds kRecreateRetry{250};
+// Entries read from the stream in a row before the next consumer attempt.
+constexpr int kMaxReadBurst = 100;
 
 int64_t nanos(std::chrono::milliseconds d) { return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count(); }
 
@@ -140,6 +143,46 @@ bool KvWatcher::onStatus(natsMsg* msg, const char* status) {
   return true;
 }
 
+KvEntry KvWatcher::entryOf(natsMsg* msg, uint64_t revision, int64_t timestampNanos) const {
+  KvEntry entry;
+  const char* subject = natsMsg_GetSubject(msg);
+  entry.key = std::strncmp(subject, prefix_.c_str(), prefix_.size()) == 0 ? subject + prefix_.size() : subject;
+  const char* data = natsMsg_GetData(msg);
+  entry.value.assign(data ? data : "", static_cast<size_t>(natsMsg_GetDataLength(msg)));
+  const char* op = nullptr;
+  if (natsMsgHeader_Get(msg, "KV-Operation", &op) == NATS_OK && op != nullptr) {
+    if (std::strcmp(op, "DEL") == 0) entry.op = KvEntry::Op::Delete;
+    else if (std::strcmp(op, "PURGE") == 0) entry.op = KvEntry::Op::Purge;
+  }
+  entry.revision = revision;
+  entry.created = Clock::WallTime{
+      std::chrono::duration_cast<Clock::WallTime::duration>(std::chrono::nanoseconds{timestampNanos})};
+  return entry;
+}
+
+std::optional<KvEntry> KvWatcher::readStored() {
+  if (js_ == nullptr) return std::nullopt;
+  const std::string subject = prefix_ + filter_;
+  jsDirectGetMsgOptions get;
+  jsDirectGetMsgOptions_Init(&get);
+  get.Sequence = lastRevision_ + 1;
+  get.NextBySubject = subject.c_str();
+  natsMsg* msg = nullptr;
+  const natsStatus s = js_DirectGetMsg(&msg, js_, stream_.c_str(), nullptr, &get);
+  if (s == NATS_NOT_FOUND) touch();  // the stream answered: nothing after lastRevision_
+  if (s != NATS_OK) return std::nullopt;
+  touch();
+  const uint64_t revision = natsMsg_GetSequence(msg);
+  std::optional<KvEntry> entry;
+  if (revision > lastRevision_) {
+    entry = entryOf(msg, revision, natsMsg_GetTime(msg));
+    lastRevision_ = revision;
+    ++directReads_;
+  }
+  natsMsg_Destroy(msg);
+  return entry;
+}
+
 Result<KvWatcher::Event> KvWatcher::next(std::chrono::milliseconds timeout) {
   const auto deadline = clock_.monotonic() + timeout;
   const auto snapshotLost = [this](const std::string& why) -> Result<Event> {
@@ -155,19 +198,37 @@ Result<KvWatcher::Event> KvWatcher::next(std::chrono::milliseconds timeout) {
     auto now = clock_.monotonic();
     if (sub_ == nullptr) {
       if (phase_ == Phase::Snapshot) return snapshotLost("was interrupted during its snapshot");
+      // No consumer (its node died, or it cannot be made while the meta
+      // group elects a leader): read what was stored since, from the stream.
+      // A long backlog is read in bursts, with consumer attempts between them.
+      const bool mayRead = readBurst_ < kMaxReadBurst;
+      if (mayRead && now >= nextRead_ && conn_->connected()) {
+        if (auto entry = readStored()) {
+          ++readBurst_;
+          ++readWhileLost_;
+          return Event{Event::Type::Entry, std::move(*entry)};
+        }
+        nextRead_ = clock_.monotonic() + kRecreateRetry;
+        now = clock_.monotonic();
+      }
       if (now >= nextAttempt_ && conn_->connected()) {
+        readBurst_ = 0;
         if (auto st = createConsumer(); st) {
           ++recreations_;
-          if (lost_) spdlog::info("watch of {} resumed after revision {}", bucket_, lastRevision_);
+          if (lost_)
+            spdlog::info("watch of {} resumed after revision {} ({} entries read from the stream meanwhile)", bucket_,
+                         lastRevision_, readWhileLost_);
           lost_ = false;
+          readWhileLost_ = 0;
           continue;
         }
         nextAttempt_ = clock_.monotonic() + kRecreateRetry;
         now = clock_.monotonic();
       }
       if (now >= deadline) return Event{};
-      // Nothing to block on until the next attempt: NATS is unreachable.
-      std::this_thread::sleep_for(std::min(deadline, std::max(nextAttempt_, now + std::chrono::milliseconds(10))) - now);
+      // Nothing to block on until the next attempt or read.
+      const auto wake = readBurst_ < kMaxReadBurst ? std::min(nextAttempt_, nextRead_) : nextAttempt_;
+      std::this_thread::sleep_for(std::min(deadline, std::max(wake, now + std::chrono::milliseconds(10))) - now);
       if (clock_.monotonic() >= deadline) return Event{};
       continue;
     }
@@ -220,19 +281,7 @@ Result<KvWatcher::Event> KvWatcher::next(std::chrono::milliseconds timeout) {
       natsMsg_Destroy(msg);
       continue;
     }
-    Event ev{Event::Type::Entry, {}};
-    const char* subject = natsMsg_GetSubject(msg);
-    ev.entry.key = std::strncmp(subject, prefix_.c_str(), prefix_.size()) == 0 ? subject + prefix_.size() : subject;
-    const char* data = natsMsg_GetData(msg);
-    ev.entry.value.assign(data ? data : "", static_cast<size_t>(natsMsg_GetDataLength(msg)));
-    const char* op = nullptr;
-    if (natsMsgHeader_Get(msg, "KV-Operation", &op) == NATS_OK && op != nullptr) {
-      if (std::strcmp(op, "DEL") == 0) ev.entry.op = KvEntry::Op::Delete;
-      else if (std::strcmp(op, "PURGE") == 0) ev.entry.op = KvEntry::Op::Purge;
-    }
-    ev.entry.revision = revision;
-    ev.entry.created = Clock::WallTime{
-        std::chrono::duration_cast<Clock::WallTime::duration>(std::chrono::nanoseconds{meta->Timestamp})};
+    Event ev{Event::Type::Entry, entryOf(msg, revision, meta->Timestamp)};
     if (phase_ == Phase::Snapshot && meta->NumPending == 0) snapshotDone_ = true;
     jsMsgMetaData_Destroy(meta);
     natsMsg_Destroy(msg);

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "shared/core/clock.h"
@@ -69,6 +70,17 @@ struct KvWatchOptions {
 /// consumer (measured on a 3-node cluster: 0-4 s after the write; see
 /// docs/architecture.md). While NATS cannot be reached, next() keeps answering Idle and
 /// retries; lastContact() tells how long it has been.
+///
+/// Creating a consumer needs the JetStream meta leader; when the node that
+/// died also led the meta group, creations fail until a new one is elected
+/// (4-9 s in nats-server 2.9). So while the live phase has no consumer, the
+/// watcher reads what was stored after the last revision delivered straight
+/// from the stream, by sequence (a direct get of the next message matching
+/// the filter: any replica answers it, no meta leader needed), every 250 ms
+/// between consumer-creation attempts. Those are exactly the entries the new
+/// consumer would have delivered (it starts after them), so the caller sees
+/// the same sequence either way. A bucket without AllowDirect (not made by
+/// NATS.c >= 3.4) simply waits for the consumer.
 class KvWatcher {
  public:
   struct Event {
@@ -97,6 +109,8 @@ class KvWatcher {
   Clock::MonoTime lastContact() const { return Clock::MonoTime{Clock::MonoTime::duration{lastContact_.load()}}; }
   /// Live consumers recreated after a stall or gap (for logs and tests).
   std::uint64_t recreations() const { return recreations_.load(); }
+  /// Entries read from the stream by sequence while there was no live consumer.
+  std::uint64_t entriesReadDirectly() const { return directReads_.load(); }
 
  private:
   enum class Phase { Snapshot, Live };
@@ -108,6 +122,12 @@ class KvWatcher {
   /// Handles a status message (heartbeat, flow control, consumer gone);
   /// false when the consumer must be replaced.
   bool onStatus(natsMsg* msg, const char* status);
+  /// Live phase without a consumer: the first stored entry after
+  /// lastRevision_ matching the filter, read from the stream; nullopt when
+  /// there is none (or the stream could not be asked).
+  std::optional<KvEntry> readStored();
+  /// A KV entry from a stream message (a consumer's delivery or a direct get).
+  KvEntry entryOf(natsMsg* msg, uint64_t revision, int64_t timestampNanos) const;
 
   std::shared_ptr<NatsConnection> conn_;
   jsCtx* js_ = nullptr;  // with createTimeout as its request timeout
@@ -126,8 +146,12 @@ class KvWatcher {
   bool snapshotDone_ = false;         // the snapshot consumer reached pending 0
   bool lost_ = false;                 // inside a stall (logged once)
   Clock::MonoTime nextAttempt_{};     // earliest time to recreate after a failure
+  Clock::MonoTime nextRead_{};        // earliest time to read the stream again once caught up
+  int readBurst_ = 0;                 // entries read since the last consumer attempt
+  std::uint64_t readWhileLost_ = 0;   // entries read since the consumer was lost (for the log)
   std::atomic<Clock::MonoTime::rep> lastContact_{0};
   std::atomic<std::uint64_t> recreations_{0};
+  std::atomic<std::uint64_t> directReads_{0};
 };
 
 }  // namespace proxyos::store
