@@ -7,7 +7,6 @@
 #include <signal.h>
 
 #include <chrono>
-#include <fstream>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -18,7 +17,7 @@
 #include "shared/redis/sentinel.h"
 #include "shared/session/redis_session_store.h"
 #include "tests/support/loopback.h"  // freePort
-#include "tests/support/server_process.h"
+#include "tests/support/redis_sentinel.h"
 #include "tests/support/test_servers.h"
 #include "tests/support/wait.h"
 
@@ -26,119 +25,21 @@ namespace proxyos::redis {
 namespace {
 
 using namespace std::chrono_literals;
-using proxyos::testing::ServerProcess;
+using proxyos::testing::directRedis;
+using proxyos::testing::RedisNode;
+using proxyos::testing::redisReplicasAt;
+using proxyos::testing::redisRoleAt;
+using proxyos::testing::SentinelNode;
+using proxyos::testing::sentinelKnowsAReplica;
+using proxyos::testing::sentinelNames;
 using proxyos::testing::waitUntil;
 using ::testing::HasSubstr;
 using Stopwatch = std::chrono::steady_clock;
 
-constexpr const char* kMaster = "proxyos";
+constexpr const char* kMaster = proxyos::testing::kSentinelMaster;
 
 std::chrono::milliseconds since(Stopwatch::time_point start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Stopwatch::now() - start);
-}
-
-std::string address(uint16_t port) { return "127.0.0.1:" + std::to_string(port); }
-
-// INFO carries process_id: only our own child can answer with its pid. (A
-// Sentinel answers INFO but not QUIT, so the probe reads one reply instead of
-// waiting for the server to close.)
-bool answersAsPid(uint16_t port, pid_t pid) {
-  ClientOptions o;
-  o.endpoint.host = "127.0.0.1";
-  o.endpoint.port = port;
-  o.connectTimeout = 300ms;
-  o.ioTimeout = 500ms;
-  Client probe(o);
-  auto reply = probe.command({"INFO", "server"});
-  return reply && reply.value().str.find("\r\nprocess_id:" + std::to_string(pid) + "\r\n") != std::string::npos;
-}
-
-/// redis-server without persistence; a replica of `replicaOf` when set.
-/// restart() keeps the port and comes back empty (nothing is saved).
-class RedisNode {
- public:
-  explicit RedisNode(std::optional<uint16_t> replicaOf = std::nullopt)
-      : replicaOf_(replicaOf),
-        server_(ServerProcess::Spec{
-            .name = "redis-node",
-            .binary = "redis-server",
-            .portCount = 1,
-            .args =
-                [this](const std::vector<uint16_t>& ports, const std::string& dir) {
-                  std::vector<std::string> args{"--port", std::to_string(ports[0]), "--bind", "127.0.0.1",
-                                                "--dir", dir, "--save", "", "--appendonly", "no",
-                                                "--daemonize", "no",
-                                                // A full sync starts at once, not after the default 5 s.
-                                                "--repl-diskless-sync-delay", "0"};
-                  if (replicaOf_) {
-                    args.insert(args.end(), {"--replicaof", "127.0.0.1", std::to_string(*replicaOf_)});
-                  }
-                  return args;
-                },
-            .ready = [](const std::vector<uint16_t>& ports, pid_t pid) { return answersAsPid(ports[0], pid); },
-            .env = {},
-            .startTimeout = 10s,
-        }) {}
-  RedisNode(const RedisNode&) = delete;
-  RedisNode& operator=(const RedisNode&) = delete;
-
-  void start() { server_.start(); }
-  void kill() { server_.kill(); }
-  pid_t pid() const { return server_.pid(); }
-  uint16_t port() const { return server_.port(); }
-  std::string address() const { return redis::address(port()); }
-
- private:
-  std::optional<uint16_t> replicaOf_;
-  ServerProcess server_;
-};
-
-/// redis-server --sentinel monitoring `kMaster` at 127.0.0.1:<monitored>,
-/// quorum 1, down-after 1000 ms, failover-timeout 5000 ms. The config lives
-/// in the Sentinel's own directory: Sentinel rewrites it.
-class SentinelNode {
- public:
-  explicit SentinelNode(uint16_t monitored, std::string master = kMaster)
-      : monitored_(monitored),
-        master_(std::move(master)),
-        server_(ServerProcess::Spec{
-            .name = "redis-sentinel",
-            .binary = "redis-server",
-            .portCount = 1,
-            .args =
-                [this](const std::vector<uint16_t>& ports, const std::string& dir) {
-                  const std::string conf = dir + "/sentinel.conf";
-                  std::ofstream out(conf, std::ios::trunc);
-                  out << "port " << ports[0] << "\nbind 127.0.0.1\ndir " << dir << "\n"
-                      << "sentinel monitor " << master_ << " 127.0.0.1 " << monitored_ << " 1\n"
-                      << "sentinel down-after-milliseconds " << master_ << " 1000\n"
-                      << "sentinel failover-timeout " << master_ << " 5000\n";
-                  return std::vector<std::string>{conf, "--sentinel"};
-                },
-            .ready = [](const std::vector<uint16_t>& ports, pid_t pid) { return answersAsPid(ports[0], pid); },
-            .env = {},
-            .startTimeout = 10s,
-        }) {}
-  SentinelNode(const SentinelNode&) = delete;
-  SentinelNode& operator=(const SentinelNode&) = delete;
-
-  void start() { server_.start(); }
-  uint16_t port() const { return server_.port(); }
-  std::string logTail() const { return server_.logTail(); }
-
- private:
-  uint16_t monitored_;
-  std::string master_;
-  ServerProcess server_;
-};
-
-ClientOptions direct(uint16_t port) {
-  ClientOptions o;
-  o.endpoint.host = "127.0.0.1";
-  o.endpoint.port = port;
-  o.connectTimeout = 500ms;
-  o.ioTimeout = 1000ms;
-  return o;
 }
 
 ClientOptions viaSentinels(const std::vector<uint16_t>& sentinelPorts, const std::string& master = kMaster) {
@@ -151,31 +52,6 @@ ClientOptions viaSentinels(const std::vector<uint16_t>& sentinelPorts, const std
   return o;
 }
 
-// What a server says about itself, on a connection of its own.
-std::string roleAt(uint16_t port) {
-  Client c(direct(port));
-  auto r = c.command({"ROLE"});
-  return r ? roleOf(r.value()) : "";
-}
-
-int replicasAt(uint16_t port) {
-  Client c(direct(port));
-  auto r = c.command({"ROLE"});
-  return r ? connectedReplicasOf(r.value()) : -1;
-}
-
-// Where the Sentinel says the primary is, "" when it does not answer.
-std::string sentinelNames(uint16_t sentinelPort, const std::string& master = kMaster) {
-  auto a = askSentinel(HostPort{"127.0.0.1", sentinelPort}, master, 500ms);
-  return a ? a.value().host + ":" + std::to_string(a.value().port) : "";
-}
-
-bool sentinelKnowsAReplica(uint16_t sentinelPort) {
-  Client c(direct(sentinelPort));
-  auto r = c.command({"SENTINEL", "replicas", kMaster});
-  return r && r.value().type == Reply::Type::Array && !r.value().elements.empty();
-}
-
 /// A primary, its replica and one Sentinel, ready for a failover: the replica
 /// is in sync and the Sentinel knows it.
 class SentinelClusterTest : public ::testing::Test {
@@ -186,7 +62,7 @@ class SentinelClusterTest : public ::testing::Test {
     replica_->start();
     // In sync before the Sentinel starts: its first INFO of the primary then
     // lists the replica (the next one would come 10 s later).
-    ASSERT_TRUE(waitUntil([&] { return replicasAt(primary_.port()) == 1; }, 10s)) << "replica never synced";
+    ASSERT_TRUE(waitUntil([&] { return redisReplicasAt(primary_.port()) == 1; }, 10s)) << "replica never synced";
     sentinel_ = std::make_unique<SentinelNode>(primary_.port());
     sentinel_->start();
     ASSERT_TRUE(waitUntil([&] { return sentinelKnowsAReplica(sentinel_->port()); }, 15s))
@@ -221,9 +97,9 @@ TEST_F(SentinelClusterTest, ResolvesThePrimaryAskingSentinelsInOrder) {
   EXPECT_TRUE(client.sentinelMode());
 
   // It went to the primary: readable there, and replicated.
-  Client onPrimary(direct(primary_.port()));
+  Client onPrimary(directRedis(primary_.port()));
   EXPECT_EQ(onPrimary.command({"GET", "k"}).value().str, "v");
-  Client onReplica(direct(replica_->port()));
+  Client onReplica(directRedis(replica_->port()));
   EXPECT_TRUE(waitUntil(
       [&] {
         auto r = onReplica.command({"GET", "k"});
@@ -270,7 +146,7 @@ TEST_F(SentinelClusterTest, WritesResumeOnThePromotedReplicaAndConfirmedWritesSu
 
   EXPECT_EQ(client.primary(), replica_->address());
   EXPECT_EQ(client.primaryChanges(), 1u);
-  EXPECT_EQ(roleAt(replica_->port()), "master");
+  EXPECT_EQ(redisRoleAt(replica_->port()), "master");
   // What WAIT confirmed before the kill is on the new primary.
   EXPECT_EQ(client.command({"GET", "before"}).value().str, "confirmed");
   EXPECT_EQ(client.command({"SCARD", "set"}).value().integer, 2);
@@ -296,7 +172,7 @@ TEST_F(SentinelClusterTest, RestartedOldPrimaryIsNotUsedByAClientThatReResolves)
   // a writable master: exactly what a client must not pick.
   const auto restarted = Stopwatch::now();
   primary_.start();
-  const std::string roleRightAfterRestart = roleAt(primary_.port());
+  const std::string roleRightAfterRestart = redisRoleAt(primary_.port());
   std::cout << "[ failover ] restarted old primary says ROLE " << roleRightAfterRestart << "\n";
 
   // The existing client (its connection died with the old primary) and a
@@ -317,16 +193,16 @@ TEST_F(SentinelClusterTest, RestartedOldPrimaryIsNotUsedByAClientThatReResolves)
     ASSERT_TRUE(c->command({"SET", "written-after-restart", "x"}).ok());
   }
   // Nothing of ours landed on the old primary while it was writable.
-  Client onOld(direct(primary_.port()));
+  Client onOld(directRedis(primary_.port()));
   auto oldValue = onOld.command({"GET", "written-after-restart"});
-  if (oldValue.ok() && roleAt(primary_.port()) == "master") {
+  if (oldValue.ok() && redisRoleAt(primary_.port()) == "master") {
     EXPECT_TRUE(oldValue.value().isNil());
   }
 
   // Sentinel turns it into a replica of the new primary, in its own time: it
   // INFOs a replica every 10 s and waits 8 s after a role change before
   // acting, so this takes 10-28 s.
-  ASSERT_TRUE(waitUntil([&] { return roleAt(primary_.port()) == "slave"; }, 40s)) << sentinel_->logTail();
+  ASSERT_TRUE(waitUntil([&] { return redisRoleAt(primary_.port()) == "slave"; }, 40s)) << sentinel_->logTail();
   std::cout << "[ failover ] the restarted old primary became a replica " << since(restarted).count()
             << " ms after its restart\n";
 }
@@ -342,7 +218,7 @@ TEST_F(SentinelClusterTest, ManualFailoverMovesTheClientToTheNewPrimary) {
 
   // A manual failover demotes the primary while our connection to it stays
   // open. Sentinel refuses (NOGOODSLAVE) until its view of the replica is fresh.
-  Client sentinelAdmin(direct(sentinel_->port()));
+  Client sentinelAdmin(directRedis(sentinel_->port()));
   std::string answer;
   ASSERT_TRUE(waitUntil(
       [&] {
@@ -352,7 +228,7 @@ TEST_F(SentinelClusterTest, ManualFailoverMovesTheClientToTheNewPrimary) {
       },
       20s, 200ms))
       << answer;
-  ASSERT_TRUE(waitUntil([&] { return roleAt(primary_.port()) == "slave"; }, 20s)) << sentinel_->logTail();
+  ASSERT_TRUE(waitUntil([&] { return redisRoleAt(primary_.port()) == "slave"; }, 20s)) << sentinel_->logTail();
   ASSERT_TRUE(waitUntil([&] { return sentinelNames(sentinel_->port()) == replica_->address(); }, 20s));
 
   // The first write reaches the demoted primary: READONLY, the connection is
@@ -373,7 +249,7 @@ TEST_F(SentinelClusterTest, ManualFailoverMovesTheClientToTheNewPrimary) {
   EXPECT_EQ(client.command({"GET", "k"}).value().str, "3");
   // If the demoted primary had accepted the first write, it would be a replica
   // now holding "2" no one could read back; it holds the new primary's value.
-  Client onOld(direct(primary_.port()));
+  Client onOld(directRedis(primary_.port()));
   EXPECT_TRUE(waitUntil(
       [&] {
         auto r = onOld.command({"GET", "k"});
@@ -394,7 +270,7 @@ TEST_F(SentinelClusterTest, RevocationIsConfirmedByTheReplicaAndReturnsPromptly)
   std::cout << "[ revoke ] with a replica: " << took.count() << " ms\n";
   EXPECT_EQ(client.unconfirmedWrites(), 0u);
   // WAIT returned only once the replica had the tombstone: it is there now.
-  Client onReplica(direct(replica_->port()));
+  Client onReplica(directRedis(replica_->port()));
   EXPECT_EQ(onReplica.command({"EXISTS", session::RedisSessionStore::revokedKey(id)}).value().integer, 1);
 }
 
@@ -416,7 +292,7 @@ TEST_F(SentinelClusterTest, RevocationSucceedsButIsCountedWhenTheReplicaDoesNotC
   EXPECT_LT(took, session::RedisSessionStore::kRevokeConfirmTimeout + 700ms);
   std::cout << "[ revoke ] replica frozen: " << took.count() << " ms, unconfirmed\n";
   // The write itself is on the primary.
-  Client onPrimary(direct(primary_.port()));
+  Client onPrimary(directRedis(primary_.port()));
   EXPECT_EQ(onPrimary.command({"EXISTS", session::RedisSessionStore::revokedKey(std::string(64, 'b'))})
                 .value()
                 .integer,
@@ -431,7 +307,7 @@ TEST(RedisSentinelRoleTest, AnAddressWhoseRoleIsSlaveIsRefused) {
   primary.start();
   RedisNode replica(primary.port());
   replica.start();
-  ASSERT_TRUE(waitUntil([&] { return roleAt(replica.port()) == "slave"; }, 10s));
+  ASSERT_TRUE(waitUntil([&] { return redisRoleAt(replica.port()) == "slave"; }, 10s));
   SentinelNode namesTheReplica(replica.port());
   namesTheReplica.start();
   SentinelNode namesThePrimary(primary.port());
@@ -459,7 +335,7 @@ TEST(RedisSentinelRoleTest, ReadonlyReplyInStandaloneModeIsUnavailableAndDropsTh
   primary.start();
   RedisNode replica(primary.port());
   replica.start();
-  Client client(direct(replica.port()));
+  Client client(directRedis(replica.port()));
   ASSERT_TRUE(client.ping());
   EXPECT_EQ(client.primary(), replica.address());
 
@@ -480,7 +356,7 @@ TEST(RedisSentinelWaitTest, RevocationWithoutAReplicaReturnsPromptly) {
   proxyos::testing::RedisServer single;
   single.start();
   {
-    Client client(direct(single.port()));
+    Client client(directRedis(single.port()));
     session::RedisSessionStore store(client);
     const auto start = Stopwatch::now();
     ASSERT_TRUE(store.revoke(std::string(64, 'c'), 60s).ok());

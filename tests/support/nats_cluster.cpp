@@ -192,6 +192,29 @@ std::optional<int> NatsCluster::leaderOf(const std::string& stream, const std::o
   return std::nullopt;
 }
 
+std::map<std::string, int> NatsCluster::consumerHosts(const std::string& stream) {
+  std::map<std::string, int> out;
+  for (int i = 0; i < size(); ++i) {
+    if (!running(i)) continue;
+    auto body = jsz(i);
+    if (!body) continue;
+    auto doc = nlohmann::json::parse(*body, nullptr, false);
+    if (doc.is_discarded() || !doc.contains("account_details")) continue;
+    for (const auto& account : doc["account_details"]) {
+      if (!account.contains("stream_detail")) continue;
+      for (const auto& s : account["stream_detail"]) {
+        if (s.value("name", "") != stream || !s.contains("consumer_detail")) continue;
+        for (const auto& c : s["consumer_detail"]) {
+          auto n = nodeNamed(c.value("/cluster/leader"_json_pointer, std::string()));
+          auto& host = out.try_emplace(c.value("name", ""), -1).first->second;
+          if (n && running(*n)) host = *n;
+        }
+      }
+    }
+  }
+  return out;
+}
+
 std::string NatsCluster::logTail(int i, size_t maxBytes) const {
   return nodes_.at(static_cast<size_t>(i))->server->logTail(maxBytes);
 }

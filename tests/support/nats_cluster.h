@@ -4,6 +4,7 @@
 // each with its own ports and storage in its own temp directory.
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -64,6 +65,9 @@ class NatsCluster {
   /// The node hosting consumer `consumer` of `stream` ("*": any consumer of
   /// it); nullopt when unknown.
   std::optional<int> consumerLeader(const std::string& stream, const std::string& consumer);
+  /// Every consumer of `stream` a running node reports, by name, with the
+  /// node hosting it (its leader; -1 when that node is unknown or not running).
+  std::map<std::string, int> consumerHosts(const std::string& stream);
   /// The end of node i's log, for failure messages.
   std::string logTail(int i, size_t maxBytes = 3000) const;
 
