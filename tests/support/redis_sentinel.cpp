@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "shared/redis/sentinel.h"
+#include "tests/support/test_servers.h"
 
 namespace proxyos::testing {
 namespace {
@@ -37,11 +38,9 @@ RedisNode::RedisNode(std::optional<uint16_t> replicaOf)
           .portCount = 1,
           .args =
               [this](const std::vector<uint16_t>& ports, const std::string& dir) {
-                std::vector<std::string> args{"--port", std::to_string(ports[0]), "--bind", "127.0.0.1",
-                                              "--dir", dir, "--save", "", "--appendonly", "no",
-                                              "--daemonize", "no",
-                                              // A full sync starts at once, not after the default 5 s.
-                                              "--repl-diskless-sync-delay", "0"};
+                auto args = redisServerArgs(ports[0], dir);
+                // A full sync starts at once, not after the default 5 s.
+                args.insert(args.end(), {"--repl-diskless-sync-delay", "0"});
                 if (replicaOf_) {
                   args.insert(args.end(), {"--replicaof", "127.0.0.1", std::to_string(*replicaOf_)});
                 }

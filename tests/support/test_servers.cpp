@@ -48,6 +48,11 @@ std::string uniqueServerName() {
 
 }  // namespace
 
+std::vector<std::string> redisServerArgs(uint16_t port, const std::string& dir) {
+  return {"--port", std::to_string(port), "--bind", "127.0.0.1", "--dir", dir,
+          "--save", "", "--appendonly", "no", "--daemonize", "no"};
+}
+
 RedisServer::RedisServer(std::string password)
     : password_(std::move(password)),
       server_(ServerProcess::Spec{
@@ -56,11 +61,9 @@ RedisServer::RedisServer(std::string password)
           .portCount = 1,
           .args =
               [this](const std::vector<uint16_t>& ports, const std::string& dir) {
-                std::vector<std::string> args{"--port", std::to_string(ports[0]), "--bind", "127.0.0.1",
-                                              "--dir", dir, "--save", "", "--appendonly", "no",
-                                              "--daemonize", "no",
-                                              // Redis 7 refuses DEBUG (e.g. DEBUG SLEEP) unless enabled.
-                                              "--enable-debug-command", "local"};
+                auto args = redisServerArgs(ports[0], dir);
+                // Redis 7 refuses DEBUG (e.g. DEBUG SLEEP) unless enabled.
+                args.insert(args.end(), {"--enable-debug-command", "local"});
                 if (!password_.empty()) {
                   args.push_back("--requirepass");
                   args.push_back(password_);

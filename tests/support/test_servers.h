@@ -5,10 +5,15 @@
 // process dies, see ChildProcess).
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "tests/support/server_process.h"
 
 namespace proxyos::testing {
+
+/// redis-server's command line for a test server on `port` keeping its
+/// files in `dir`: loopback only, no persistence, in the foreground.
+std::vector<std::string> redisServerArgs(uint16_t port, const std::string& dir);
 
 /// redis-server with no persistence. Ready = it answers INFO with its own pid.
 /// restart() keeps the port (data is lost: nothing is saved).
