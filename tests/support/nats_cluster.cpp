@@ -147,12 +147,34 @@ std::optional<std::string> NatsCluster::jsz(int i) {
   return bodyOf(*reply);
 }
 
+std::vector<std::string> NatsCluster::jszOfRunningNodes() {
+  std::vector<std::string> out;
+  for (int i = 0; i < size(); ++i)
+    if (running(i))
+      if (auto body = jsz(i)) out.push_back(std::move(*body));
+  return out;
+}
+
+namespace {
+// Calls visit(detail) for each detail of `stream` in the /jsz documents, in
+// order, until it returns true.
+template <class Visit>
+void forEachStreamDetail(const std::vector<std::string>& documents, const std::string& stream, Visit&& visit) {
+  for (const auto& body : documents) {
+    auto doc = nlohmann::json::parse(body, nullptr, false);
+    if (doc.is_discarded() || !doc.contains("account_details")) continue;
+    for (const auto& account : doc["account_details"]) {
+      if (!account.contains("stream_detail")) continue;
+      for (const auto& s : account["stream_detail"])
+        if (s.value("name", "") == stream && visit(s)) return;
+    }
+  }
+}
+}  // namespace
+
 std::optional<int> NatsCluster::metaLeader() {
-  for (int i = 0; i < size(); ++i) {
-    if (!running(i)) continue;
-    auto body = jsz(i);
-    if (!body) continue;
-    auto doc = nlohmann::json::parse(*body, nullptr, false);
+  for (const auto& body : jszOfRunningNodes()) {
+    auto doc = nlohmann::json::parse(body, nullptr, false);
     if (doc.is_discarded()) continue;
     const auto leader = doc.value("/meta_cluster/leader"_json_pointer, std::string());
     if (auto n = nodeNamed(leader); n && running(*n)) return n;
@@ -167,51 +189,33 @@ std::optional<int> NatsCluster::consumerLeader(const std::string& stream, const 
 }
 
 std::optional<int> NatsCluster::leaderOf(const std::string& stream, const std::optional<std::string>& consumer) {
-  for (int i = 0; i < size(); ++i) {
-    if (!running(i)) continue;
-    auto body = jsz(i);
-    if (!body) continue;
-    auto doc = nlohmann::json::parse(*body, nullptr, false);
-    if (doc.is_discarded() || !doc.contains("account_details")) continue;
-    for (const auto& account : doc["account_details"]) {
-      if (!account.contains("stream_detail")) continue;
-      for (const auto& s : account["stream_detail"]) {
-        if (s.value("name", "") != stream) continue;
-        std::string leader;
-        if (!consumer) {
-          leader = s.value("/cluster/leader"_json_pointer, std::string());
-        } else if (s.contains("consumer_detail")) {
-          for (const auto& c : s["consumer_detail"])
-            if (*consumer == "*" || c.value("name", "") == *consumer)
-              leader = c.value("/cluster/leader"_json_pointer, std::string());
-        }
-        if (auto n = nodeNamed(leader); n && running(*n)) return n;
-      }
+  std::optional<int> found;
+  forEachStreamDetail(jszOfRunningNodes(), stream, [&](const nlohmann::json& s) {
+    std::string leader;
+    if (!consumer) {
+      leader = s.value("/cluster/leader"_json_pointer, std::string());
+    } else if (s.contains("consumer_detail")) {
+      for (const auto& c : s["consumer_detail"])
+        if (*consumer == "*" || c.value("name", "") == *consumer)
+          leader = c.value("/cluster/leader"_json_pointer, std::string());
     }
-  }
-  return std::nullopt;
+    if (auto n = nodeNamed(leader); n && running(*n)) found = n;
+    return found.has_value();
+  });
+  return found;
 }
 
 std::map<std::string, int> NatsCluster::consumerHosts(const std::string& stream) {
   std::map<std::string, int> out;
-  for (int i = 0; i < size(); ++i) {
-    if (!running(i)) continue;
-    auto body = jsz(i);
-    if (!body) continue;
-    auto doc = nlohmann::json::parse(*body, nullptr, false);
-    if (doc.is_discarded() || !doc.contains("account_details")) continue;
-    for (const auto& account : doc["account_details"]) {
-      if (!account.contains("stream_detail")) continue;
-      for (const auto& s : account["stream_detail"]) {
-        if (s.value("name", "") != stream || !s.contains("consumer_detail")) continue;
-        for (const auto& c : s["consumer_detail"]) {
-          auto n = nodeNamed(c.value("/cluster/leader"_json_pointer, std::string()));
-          auto& host = out.try_emplace(c.value("name", ""), -1).first->second;
-          if (n && running(*n)) host = *n;
-        }
-      }
+  forEachStreamDetail(jszOfRunningNodes(), stream, [&](const nlohmann::json& s) {
+    if (!s.contains("consumer_detail")) return false;
+    for (const auto& c : s["consumer_detail"]) {
+      auto n = nodeNamed(c.value("/cluster/leader"_json_pointer, std::string()));
+      auto& host = out.try_emplace(c.value("name", ""), -1).first->second;
+      if (n && running(*n)) host = *n;
     }
-  }
+    return false;
+  });
   return out;
 }
 

@@ -82,6 +82,8 @@ class NatsCluster {
   std::optional<int> leaderOf(const std::string& stream, const std::optional<std::string>& consumer);
   /// /jsz with streams and consumers of node i, parsed; nullopt when it does not answer.
   std::optional<std::string> jsz(int i);
+  /// jsz() of every running node that answers.
+  std::vector<std::string> jszOfRunningNodes();
 
   std::string clusterName_;
   std::vector<std::unique_ptr<Node>> nodes_;
