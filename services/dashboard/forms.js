@@ -129,6 +129,20 @@ export class Form {
     this.alert.hidden = false;
   }
 
+  /**
+   * A save refused with 412 (someone else changed the object since it was
+   * opened): says so, with `message`, and offers `reload()`, which discards
+   * the edit. Focus goes to that button.
+   */
+  showStale(message, reload) {
+    this.clearErrors();
+    this.showAlert(
+      h('p', {}, message),
+      h('p', {}, h('button', { type: 'button', class: 'secondary', on: { click: reload } }, 'Reload the current version'), ' (your changes here are discarded).'),
+    );
+    this.alert.querySelector('button').focus();
+  }
+
   /** The registered field an error path belongs to, or null. */
   resolve(path) {
     let p = String(path || '');

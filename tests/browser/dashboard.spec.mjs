@@ -290,6 +290,34 @@ async function mainScenario() {
     current = page;
   });
 
+  await step('an edit saved elsewhere meanwhile is not overwritten (412, reload offered)', async () => {
+    const editUrl = `${DASHBOARD_URL}/routes/${routeId}`;
+    await page.goto(editUrl);
+    await page.getByRole('button', { name: 'Save route' }).waitFor();
+    const other = await newPage(admin);
+    await other.goto(editUrl);
+    await other.getByLabel('Name', { exact: true }).fill('App (edited elsewhere)');
+    await other.getByRole('button', { name: 'Save route' }).click();
+    await heading(other, 'Routes');
+    await other.close();
+    current = page;
+    await page.getByLabel('Name', { exact: true }).fill('App (stale edit)');
+    await page.getByRole('button', { name: 'Save route' }).click();
+    const alert = page.getByRole('alert').filter({ hasText: 'Someone else changed this route' });
+    await alert.waitFor();
+    const reload = page.getByRole('button', { name: 'Reload the current version' });
+    assert.ok(await reload.evaluate((el) => el === document.activeElement), 'focus moves to the reload button');
+    await reload.click();
+    await page.getByRole('button', { name: 'Save route' }).waitFor();
+    const name = page.getByLabel('Name', { exact: true });
+    let value = '';
+    for (let i = 0; i < 50 && value !== 'App (edited elsewhere)'; i += 1) {
+      value = await name.inputValue();
+      if (value !== 'App (edited elsewhere)') await page.waitForTimeout(100);
+    }
+    assert.equal(value, 'App (edited elsewhere)', 'the reloaded form shows the other edit');
+  });
+
   await step('create a group and a viewer user', async () => {
     await page.getByRole('link', { name: 'Users and groups' }).click();
     await heading(page, 'Users and groups');

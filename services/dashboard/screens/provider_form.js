@@ -167,12 +167,7 @@ export async function render(root, ctx) {
         ctx.navigate('/providers');
       } catch (e) {
         if (e.status === 412) {
-          form.clearErrors();
-          form.showAlert(
-            h('p', {}, 'Someone else changed this provider since you opened it, so it was not saved.'),
-            h('p', {}, h('button', { type: 'button', class: 'secondary', on: { click: () => ctx.navigate(location.pathname, { replace: true }) } }, 'Reload the current version'), ' (your changes here are discarded).'),
-          );
-          form.alert.querySelector('button').focus();
+          form.showStale('Someone else changed this provider since you opened it, so it was not saved.', () => ctx.navigate(location.pathname, { replace: true }));
           return;
         }
         form.showError(e, body);

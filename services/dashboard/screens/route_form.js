@@ -187,12 +187,7 @@ export async function render(root, ctx) {
         ctx.navigate('/routes');
       } catch (e) {
         if (e.status === 412) {
-          form.clearErrors();
-          form.showAlert(
-            h('p', {}, 'Someone else changed this route since you opened it, so it was not saved (your edit would have overwritten theirs).'),
-            h('p', {}, h('button', { type: 'button', class: 'secondary', on: { click: () => ctx.navigate(location.pathname, { replace: true }) } }, 'Reload the current version'), ' (your changes here are discarded).'),
-          );
-          form.alert.querySelector('button').focus();
+          form.showStale('Someone else changed this route since you opened it, so it was not saved (your edit would have overwritten theirs).', () => ctx.navigate(location.pathname, { replace: true }));
           return;
         }
         form.showError(e, body);
