@@ -22,6 +22,10 @@ import re
 import subprocess
 import sys
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from env_example_test import parse_env_example  # noqa: E402  (the .env examples' one parser)
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DOC = os.path.join(ROOT, "docs", "install.md")
 
@@ -134,8 +138,9 @@ def main():
             errors.append(f"build-release/bin/{b} is not a binary the build defines")
 
     # 6. Variables.
-    documented = set(re.findall(r"^#?\s*(PROXYOS_\w+)=", read("compose/.env.example"), re.M))
-    documented |= set(re.findall(r"^#?\s*(PROXYOS_\w+)=", read("deploy/systemd/proxyos.env.example"), re.M))
+    documented = set()
+    for example in ("compose/.env.example", "deploy/systemd/proxyos.env.example"):
+        documented |= set(parse_env_example(os.path.join(ROOT, example), unique=False))
     for v in sorted(set(re.findall(r"\b(PROXYOS_[A-Z0-9_]+)\b", doc))):
         if v not in documented:
             errors.append(f"{v} is in install.md but in neither .env example")
