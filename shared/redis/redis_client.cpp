@@ -7,11 +7,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <thread>
 #include <utility>
 
+#include "shared/redis/hiredis_support.h"
 #include "shared/redis/sentinel.h"
 
 namespace proxyos::redis {
@@ -20,12 +19,7 @@ namespace {
 constexpr const char* kUnavailable = "redis_unavailable";
 constexpr const char* kCommandError = "redis_command_error";
 
-timeval toTimeval(std::chrono::milliseconds d) {
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(d.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((d.count() % 1000) * 1000);
-  return tv;
-}
+using detail::toTimeval;
 
 struct ReplyDeleter {
   void operator()(redisReply* r) const { freeReplyObject(r); }
@@ -142,13 +136,7 @@ Error Client::unavailable(const std::string& what) const {
 }
 
 std::string Client::describeFailure(const redisContext* c) const {
-  if (c == nullptr || c->err == 0) return "connection lost";
-  std::string cause = c->errstr;
-  // SO_RCVTIMEO/SO_SNDTIMEO expiring shows up as EAGAIN.
-  if (c->err == REDIS_ERR_IO && (cause == std::strerror(EAGAIN) || cause == std::strerror(EWOULDBLOCK))) {
-    cause = "timed out after " + std::to_string(options_.ioTimeout.count()) + " ms";
-  }
-  return cause;
+  return detail::failureCause(c, options_.ioTimeout);
 }
 
 void Client::setPrimary(std::string address) {
@@ -186,13 +174,7 @@ Result<Client::ContextPtr> Client::connectTo(const std::string& host, uint16_t p
   ContextPtr c(redisConnectWithTimeout(host.c_str(), port, toTimeval(options_.connectTimeout)));
   if (!c) return unavailable("connect: out of memory");
   const std::string where = sentinelMode() ? host + ":" + std::to_string(port) + ": " : "";
-  if (c->err != 0) {
-    std::string cause = c->errstr;
-    if (cause == std::strerror(ETIMEDOUT) || cause == std::strerror(EINPROGRESS)) {
-      cause = "timed out after " + std::to_string(options_.connectTimeout.count()) + " ms";
-    }
-    return unavailable(where + "connect: " + cause);
-  }
+  if (c->err != 0) return unavailable(where + "connect: " + detail::failureCause(c.get(), options_.connectTimeout));
   if (redisSetTimeout(c.get(), toTimeval(options_.ioTimeout)) != REDIS_OK) {
     return unavailable(where + "set I/O timeout: " + c->errstr);
   }

@@ -1,21 +1,12 @@
 #include "shared/redis/sentinel.h"
 
-#include <hiredis/hiredis.h>
-
-#include <cerrno>
 #include <charconv>
-#include <cstring>
 #include <memory>
+
+#include "shared/redis/hiredis_support.h"
 
 namespace proxyos::redis {
 namespace {
-
-timeval toTimeval(std::chrono::milliseconds d) {
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(d.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((d.count() % 1000) * 1000);
-  return tv;
-}
 
 struct ContextFree {
   void operator()(redisContext* c) const { redisFree(c); }
@@ -28,15 +19,6 @@ Error unreachable(const HostPort& sentinel, const std::string& cause) {
   return Error::make(ErrorKind::Unavailable, "redis_unavailable", "Sentinel " + sentinel.str() + ": " + cause);
 }
 
-std::string ioCause(const redisContext* c, std::chrono::milliseconds timeout) {
-  if (c == nullptr || c->err == 0) return "connection lost";
-  std::string cause = c->errstr;
-  if (cause == std::strerror(EAGAIN) || cause == std::strerror(EWOULDBLOCK) || cause == std::strerror(ETIMEDOUT) ||
-      cause == std::strerror(EINPROGRESS))
-    cause = "timed out after " + std::to_string(timeout.count()) + " ms";
-  return cause;
-}
-
 bool startsWith(std::string_view text, std::string_view prefix) {
   return text.size() >= prefix.size() && text.substr(0, prefix.size()) == prefix;
 }
@@ -46,16 +28,16 @@ bool startsWith(std::string_view text, std::string_view prefix) {
 Result<SentinelAnswer> askSentinel(const HostPort& sentinel, const std::string& master,
                                    std::chrono::milliseconds timeout) {
   std::unique_ptr<redisContext, ContextFree> c(
-      redisConnectWithTimeout(sentinel.host.c_str(), sentinel.port, toTimeval(timeout)));
+      redisConnectWithTimeout(sentinel.host.c_str(), sentinel.port, detail::toTimeval(timeout)));
   if (!c) return unreachable(sentinel, "out of memory");
-  if (c->err != 0) return unreachable(sentinel, "connect: " + ioCause(c.get(), timeout));
-  if (redisSetTimeout(c.get(), toTimeval(timeout)) != REDIS_OK)
-    return unreachable(sentinel, "set I/O timeout: " + ioCause(c.get(), timeout));
+  if (c->err != 0) return unreachable(sentinel, "connect: " + detail::failureCause(c.get(), timeout));
+  if (redisSetTimeout(c.get(), detail::toTimeval(timeout)) != REDIS_OK)
+    return unreachable(sentinel, "set I/O timeout: " + detail::failureCause(c.get(), timeout));
 
   const char* argv[] = {"SENTINEL", "get-master-addr-by-name", master.c_str()};
   const size_t lens[] = {8, 23, master.size()};
   std::unique_ptr<redisReply, ReplyFree> r(static_cast<redisReply*>(redisCommandArgv(c.get(), 3, argv, lens)));
-  if (!r) return unreachable(sentinel, ioCause(c.get(), timeout));
+  if (!r) return unreachable(sentinel, detail::failureCause(c.get(), timeout));
   if (r->type == REDIS_REPLY_ERROR) return unreachable(sentinel, "refused: " + std::string(r->str, r->len));
   if (r->type == REDIS_REPLY_NIL) return unreachable(sentinel, "does not monitor a master named '" + master + "'");
   if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING ||
