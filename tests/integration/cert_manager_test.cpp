@@ -8,6 +8,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <cmath>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -271,29 +272,55 @@ TEST_F(CertManagerTest, AnUnreachableAcmeServerFallsBackToInternalAndBacksOff) {
   const auto start = std::chrono::steady_clock::now();
   a.manager->setWanted({{name, TlsMode::Auto}});
   b.manager->setWanted({{name, TlsMode::Auto}});
+  auto failed = [&] { return a.manager->ordersFailed() + b.manager->ordersFailed(); };
+  const std::string backoffKey = "proxyos:acme:backoff:" + name;
+  auto sharedFailures = [&] {
+    auto r = a.redis->command({"GET", backoffKey});
+    if (!r || r.value().type != redis::Reply::Type::String) return 0;
+    return nlohmann::json::parse(r.value().str).value("failures", 0);
+  };
 
-  ASSERT_TRUE(testing::waitUntil([&] { return sourceIs(a, name, "internal") && sourceIs(b, name, "internal"); }, 5s));
+  // The waits below are generous: on a loaded machine every step may come
+  // late, and that must not fail the test. Only an early step may.
+  ASSERT_TRUE(testing::waitUntil([&] { return sourceIs(a, name, "internal") && sourceIs(b, name, "internal"); }, 15s));
   const auto aTable = a.table();  // keeps the certificate alive while it is checked
   auto verified =
       tls::verifyChain(aTable->find(name)->chainPem(), a.manager->caPem(), name, std::chrono::system_clock::now());
   EXPECT_TRUE(verified.ok()) << verified.error().message;
-  ASSERT_TRUE(testing::waitUntil([&] { return a.manager->ordersFailed() + b.manager->ordersFailed() >= 1; }, 5s));
 
-  std::this_thread::sleep_for(3s - (std::chrono::steady_clock::now() - start));  // a rate: measured over real time
-  const auto failed = a.manager->ordersFailed() + b.manager->ordersFailed();
-  EXPECT_GE(failed, 2u);  // it does retry (after 1 s)
-  EXPECT_LE(failed, 4u);  // but not in a loop: 1 s, 2 s, 4 s... shared by both edges
-  EXPECT_EQ(a.manager->ordersStarted() + b.manager->ordersStarted(), failed);
+  // It does retry (after 1 s), and the second failure doubles the back-off
+  // that both edges read from Redis. The key lives only as long as the
+  // back-off, so a late look may miss it: then the next failure sets it again.
+  ASSERT_TRUE(testing::waitUntil([&] { return failed() >= 2 && sharedFailures() >= 2; }, 20s))
+      << "failed " << failed() << ", shared " << sharedFailures();
 
+  // The edge that failed says why and when it tries again. (The other may be
+  // waiting on the lock and know nothing yet; an attempt in flight has no
+  // next time: hence a wait, not a single look.)
+  auto reportsTheFailure = [&](const Edge& e) {
+    const auto status = e.manager->status();
+    return status.size() == 1 && status[0]["source"] == "internal" && status[0]["lastError"].is_string() &&
+           status[0]["lastError"].get<std::string>().find("acme_unreachable") != std::string::npos &&
+           status[0]["nextAttemptAt"].is_string();
+  };
+  EXPECT_TRUE(testing::waitUntil([&] { return reportsTheFailure(a) || reportsTheFailure(b); }, 10s))
+      << a.manager->status().dump() << "\n"
+      << b.manager->status().dump();
   EXPECT_FALSE(a.manager->hasTrustedCert(name));
+  EXPECT_FALSE(b.manager->hasTrustedCert(name));
+
+  // But not in a loop. The earliest attempts are 0, 1, 3, 7... s after the
+  // first (1 s, 2 s, 4 s... shared by both edges); load only delays them, so
+  // this bound holds however late we look. One more is allowed for an edge
+  // that had not read the shared count yet.
+  std::this_thread::sleep_until(std::max(std::chrono::steady_clock::now(), start + 3s));
+  a.manager->stop();  // from here no order is in flight
+  b.manager->stop();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const auto allowed = 2 + static_cast<std::uint64_t>(std::floor(std::log2(seconds + 1)));
+  EXPECT_LE(failed(), allowed) << "after " << seconds << " s";
+  EXPECT_EQ(a.manager->ordersStarted() + b.manager->ordersStarted(), failed());
   EXPECT_TRUE(sourceIs(a, name, "internal"));
-  const auto status = a.manager->status();
-  ASSERT_EQ(status.size(), 1u);
-  EXPECT_EQ(status[0]["source"], "internal");
-  ASSERT_TRUE(status[0]["lastError"].is_string()) << status.dump();
-  EXPECT_NE(status[0]["lastError"].get<std::string>().find("acme_unreachable"), std::string::npos) << status.dump();
-  EXPECT_TRUE(status[0]["nextAttemptAt"].is_string()) << status.dump();
-  EXPECT_FALSE(a.redis->command({"GET", "proxyos:acme:backoff:" + name}).value().isNil());
 }
 
 TEST_F(CertManagerTest, AWrongSecretDoesNotReplaceTheRoot) {
