@@ -150,11 +150,12 @@ asio::awaitable<bool> ClientSession::serveOne(bool first) {
     idle_ = true;
     io_.clientDog.arm(opt.idleTimeout, {&io_.socket, nullptr, nullptr});
     // A read, not async_wait(wait_read): Asio re-arms epoll (one epoll_ctl)
-    // for every wait. The read is tried at once and usually finds nothing
-    // yet (an EAGAIN recv, slightly cheaper than that epoll_ctl; see
-    // docs/performance.md). The bytes land where the header parser looks first.
+    // for every wait. The previous request's read drained the socket, so
+    // this one waits for epoll without trying recv first (draining_read.h).
+    // The bytes land where the header parser looks first.
     const std::size_t n = co_await io_.stream.async_read_some(
-        io_.buffer.prepare(boost::beast::read_size(io_.buffer, 65536)), redirect_error(use_awaitable, ec));
+        DrainingBuffer(io_.buffer.prepare(boost::beast::read_size(io_.buffer, 65536))),
+        redirect_error(use_awaitable, ec));
     io_.buffer.commit(n);
     idle_ = false;
     if (ec || stopRequested_) {

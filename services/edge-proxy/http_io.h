@@ -29,6 +29,7 @@
 #include <span>
 #include <string>
 
+#include "draining_read.h"
 #include "header_arena.h"
 
 namespace proxyos::edge {
@@ -76,7 +77,7 @@ boost::asio::awaitable<void> readParser(Stream& stream, boost::beast::flat_buffe
       co_return;
     }
     const std::size_t n = co_await stream.async_read_some(
-        buffer.prepare(size), boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+        DrainingBuffer(buffer.prepare(size)), boost::asio::redirect_error(boost::asio::use_awaitable, ec));
     buffer.commit(n);
     if (isEndOfStream(ec)) {
       if (!parser.got_some()) {

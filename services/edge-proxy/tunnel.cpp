@@ -31,8 +31,9 @@ asio::awaitable<void> pipe(From& from, boost::beast::flat_buffer& pending, To& t
     }
   }
   for (;;) {
-    const std::size_t n =
-        co_await from.async_read_some(asio::buffer(chunk, size), asio::redirect_error(asio::use_awaitable, ec));
+    const std::size_t n = co_await from.async_read_some(
+        DrainingBuffer(asio::buffer(chunk, size)),
+        asio::redirect_error(asio::use_awaitable, ec));
     if (isEndOfStream(ec)) {
       halfClose();
       co_return;
