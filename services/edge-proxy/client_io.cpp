@@ -41,6 +41,14 @@ std::size_t ClientStream::writeNow(std::span<const boost::asio::const_buffer> bu
   return edge::writeNow(socket_, buffers, ec);
 }
 
+std::size_t ClientStream::readNow(const boost::asio::mutable_buffer& buffer, boost::system::error_code& ec) {
+  if (tls_ || !socket_.non_blocking()) {
+    ec = boost::asio::error::would_block;
+    return 0;
+  }
+  return socket_.read_some(buffer, ec);
+}
+
 char* ClientIo::requestChunk() {
   if (!requestChunk_) requestChunk_ = std::make_unique<char[]>(kBodyChunkBytes);
   return requestChunk_.get();

@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 
+#include "draining_read.h"
 #include "header_arena.h"
 #include "watchdog.h"
 
@@ -83,10 +84,17 @@ class ClientStream {
   /// takes now; over TLS nothing (would_block), the asynchronous path
   /// encrypts and writes.
   std::size_t writeNow(std::span<const boost::asio::const_buffer> buffers, boost::system::error_code& ec);
+  /// A read that never waits (draining_read.h readReady): on plain TCP what
+  /// the kernel has now; over TLS nothing (would_block).
+  std::size_t readNow(const boost::asio::mutable_buffer& buffer, boost::system::error_code& ec);
+  /// See DrainState: callers note each asynchronous read's outcome.
+  bool drained() const { return drain_.drained(); }
+  void noteRead(std::size_t n, std::size_t asked) { drain_.noteRead(n, asked); }
 
  private:
   boost::asio::ip::tcp::socket& socket_;
   std::unique_ptr<TlsStream> tls_;
+  DrainState drain_;
 };
 
 /// A session's client socket, buffers and watchdogs.

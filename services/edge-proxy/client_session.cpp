@@ -153,9 +153,9 @@ asio::awaitable<bool> ClientSession::serveOne(bool first) {
     // for every wait. The previous request's read drained the socket, so
     // this one waits for epoll without trying recv first (draining_read.h).
     // The bytes land where the header parser looks first.
-    const std::size_t n = co_await io_.stream.async_read_some(
-        DrainingBuffer(io_.buffer.prepare(boost::beast::read_size(io_.buffer, 65536))),
-        redirect_error(use_awaitable, ec));
+    const auto space = io_.buffer.prepare(boost::beast::read_size(io_.buffer, 65536));
+    const std::size_t n = co_await io_.stream.async_read_some(DrainingBuffer(space), redirect_error(use_awaitable, ec));
+    io_.stream.noteRead(n, space.size());
     io_.buffer.commit(n);
     idle_ = false;
     if (ec || stopRequested_) {
@@ -340,8 +340,14 @@ asio::awaitable<void> ClientSession::closeGracefully() {
       io_.clientDog.arm(std::min<std::chrono::milliseconds>(core_->options.idleTimeout, std::chrono::seconds(2)),
                         {&io_.socket, nullptr, nullptr});
       char scratch[4096];
+      const asio::mutable_buffer space(scratch, sizeof scratch);
       for (std::size_t drained = 0; drained < (4u << 20);) {
-        drained += co_await io_.stream.async_read_some(asio::buffer(scratch), redirect_error(use_awaitable, ec));
+        std::size_t n = 0;
+        if (!readReady(io_.stream, space, n, ec)) {  // the client's FIN may be here already
+          n = co_await io_.stream.async_read_some(DrainingBuffer(space), redirect_error(use_awaitable, ec));
+          io_.stream.noteRead(n, space.size());
+        }
+        drained += n;
         if (ec) break;
       }
       io_.clientDog.disarm();

@@ -4,24 +4,40 @@
 // Asio's epoll reactor tries every read at once ("speculatively") unless
 // the previous read on that socket said the kernel buffer was drained, and
 // it says so only at end of stream. On a proxied keep-alive connection the
-// next bytes are never there yet when the next read starts (the client
-// waits for our response, the upstream for our request), so every read
-// cost a recv that failed with EAGAIN before the one that found data: four
-// recv per proxied request where nginx makes two (docs/performance.md).
+// next bytes are never there yet when the next turn's read starts (the
+// client waits for our response, the upstream for our request), so every
+// such read cost a recv that failed with EAGAIN before the one that found
+// data: four recv per proxied request where nginx makes two
+// (docs/performance.md).
 //
 // A read into a DrainingBuffer reports "drained" to the reactor when the
 // kernel had fewer bytes than asked for, so the next read on that socket
-// waits for epoll's next readiness edge instead of trying first. That is
-// safe with Asio's edge-triggered registration: any byte that arrives after
-// this recv raises a new edge, and an edge that finds no read queued marks
-// the socket worth trying again. A full buffer (there may be more) and
-// every error keep the usual behaviour.
+// waits for epoll's next readiness edge instead of trying first. Bytes that
+// arrive later raise a new edge (Asio registers sockets edge-triggered, and
+// an edge that finds no read queued marks the socket worth trying again).
+// What raises no new edge is an end of stream or a reset that came together
+// with the bytes just read: the kernel stops a read at the FIN, and the
+// next read would find it, but nothing wakes that read. So:
+//
+// - a read that starts a turn (the first byte of a request or a response)
+//   just waits: that is where the saving is. A FIN that came with the
+//   previous message is then seen late: an upstream answers our next
+//   request on that connection with a reset (an edge; the exchange retries
+//   as for any stale connection), and a client that half-closed after a
+//   keep-alive request is closed by the idle timeout;
+// - a read in the middle of a message or stream calls readReady() first,
+//   which looks at the socket itself (one non-blocking recv, what Asio's own
+//   attempt cost) whenever the previous read drained it.
 //
 // Mechanism: DrainingBuffer is a mutable_buffer of its own type, and the
 // reactor's recv operation for that type is specialised below, so nothing
-// else in the process (TLS engines, the control plane) changes.
+// else in the process (TLS engines, the control plane) changes. Streams
+// record each read's outcome (noteRead) so readReady knows when to look.
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/detail/reactive_socket_recv_op.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/system/error_code.hpp>
+#include <cstddef>
 
 namespace proxyos::edge {
 
@@ -30,6 +46,35 @@ namespace proxyos::edge {
 struct DrainingBuffer : boost::asio::mutable_buffer {
   explicit DrainingBuffer(const boost::asio::mutable_buffer& b) : boost::asio::mutable_buffer(b) {}
 };
+
+/// Whether the last asynchronous read on a stream drained its socket, i.e.
+/// whether the reactor will now wait for an edge before trying it.
+class DrainState {
+ public:
+  void noteRead(std::size_t n, std::size_t asked) { drained_ = n < asked; }
+  bool drained() const { return drained_; }
+
+ private:
+  bool drained_ = false;
+};
+
+/// For a read in the middle of a message or stream, before its
+/// async_read_some(DrainingBuffer(b)): when the previous read drained the
+/// socket, reads what the kernel has now. True when that settled the read
+/// (`n` bytes, or `ec` such as eof); false when the asynchronous read is
+/// needed. Stream: drained() and readNow(buffer, ec), which never waits
+/// (would_block when it cannot read now, e.g. over TLS, whose engine reads
+/// the socket without DrainingBuffer).
+template <class Stream>
+bool readReady(Stream& stream, const boost::asio::mutable_buffer& b, std::size_t& n,
+               boost::system::error_code& ec) {
+  if (!stream.drained()) return false;  // the reactor tries the socket itself
+  n = stream.readNow(b, ec);
+  if (ec != boost::asio::error::would_block) return true;
+  ec = {};
+  n = 0;
+  return false;
+}
 
 }  // namespace proxyos::edge
 

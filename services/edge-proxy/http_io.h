@@ -76,8 +76,16 @@ boost::asio::awaitable<void> readParser(Stream& stream, boost::beast::flat_buffe
       ec = http::error::buffer_overflow;
       co_return;
     }
-    const std::size_t n = co_await stream.async_read_some(
-        DrainingBuffer(buffer.prepare(size)), boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+    const auto space = buffer.prepare(size);
+    std::size_t n = 0;
+    // Only the first byte of a message may wait for epoll without looking
+    // (draining_read.h).
+    const bool midMessage = parser.got_some() || buffer.size() > 0;
+    if (!(midMessage && readReady(stream, space, n, ec))) {
+      n = co_await stream.async_read_some(DrainingBuffer(space),
+                                          boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+      stream.noteRead(n, size);
+    }
     buffer.commit(n);
     if (isEndOfStream(ec)) {
       if (!parser.got_some()) {

@@ -31,9 +31,14 @@ asio::awaitable<void> pipe(From& from, boost::beast::flat_buffer& pending, To& t
     }
   }
   for (;;) {
-    const std::size_t n = co_await from.async_read_some(
-        DrainingBuffer(asio::buffer(chunk, size)),
-        asio::redirect_error(asio::use_awaitable, ec));
+    // Mid-stream: a FIN or reset that came with the last bytes must be seen
+    // now, so look before waiting (draining_read.h).
+    const asio::mutable_buffer space(chunk, size);
+    std::size_t n = 0;
+    if (!readReady(from, space, n, ec)) {
+      n = co_await from.async_read_some(DrainingBuffer(space), asio::redirect_error(asio::use_awaitable, ec));
+      from.noteRead(n, size);
+    }
     if (isEndOfStream(ec)) {
       halfClose();
       co_return;

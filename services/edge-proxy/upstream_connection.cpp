@@ -75,6 +75,14 @@ std::size_t UpstreamConnection::writeNow(std::span<const asio::const_buffer> buf
   return plain_->write_some(buffers, ec);
 }
 
+std::size_t UpstreamConnection::readNow(const asio::mutable_buffer& buffer, error_code& ec) {
+  if (tls_ || !plain_->non_blocking()) {
+    ec = asio::error::would_block;
+    return 0;
+  }
+  return plain_->read_some(buffer, ec);
+}
+
 void UpstreamConnection::shutdownSend() {
   error_code ec;
   // A TLS stream has no half-close (close_notify ends both directions);

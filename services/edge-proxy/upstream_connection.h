@@ -20,6 +20,7 @@
 #include <span>
 #include <utility>
 
+#include "draining_read.h"
 #include "route_table.h"
 
 namespace proxyos::edge {
@@ -63,6 +64,12 @@ class UpstreamConnection {
   /// What a plain connection's kernel buffer takes now (never waits);
   /// would_block on TLS, whose writes go through the TLS stream.
   std::size_t writeNow(std::span<const boost::asio::const_buffer> buffers, boost::system::error_code& ec);
+  /// What a plain connection's kernel buffer holds now (never waits;
+  /// draining_read.h readReady); would_block on TLS.
+  std::size_t readNow(const boost::asio::mutable_buffer& buffer, boost::system::error_code& ec);
+  /// See DrainState: callers note each asynchronous read's outcome.
+  bool drained() const { return drain_.drained(); }
+  void noteRead(std::size_t n, std::size_t asked) { drain_.noteRead(n, asked); }
 
   /// Half-closes the sending side where the transport allows it (tunnels).
   void shutdownSend();
@@ -83,6 +90,7 @@ class UpstreamConnection {
  private:
   std::optional<Socket> plain_;
   std::unique_ptr<boost::asio::ssl::stream<Socket>> tls_;
+  DrainState drain_;
   boost::beast::flat_buffer buffer_;
 };
 

@@ -3,11 +3,14 @@
 #include <gtest/gtest.h>
 #include <pthread.h>
 #include <spdlog/spdlog.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <array>
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/read_until.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -597,6 +600,117 @@ TEST_P(EdgeProxyTest, TableSwapKeepsOpenWebSocketAndSendsNewRequestsToNewUpstrea
   EXPECT_EQ(nlohmann::json::parse(res.body())["server"], "B");
   EXPECT_EQ(echo(*ws, "still"), "still");
   ws->close(websocket::close_code::normal);
+}
+
+/// An upstream that answers each connection with fixed bytes and closes it
+/// at once, so its FIN arrives together with its last bytes (one segment, or
+/// two back to back): the case in which a read that waits for epoll without
+/// looking first would never learn of the close (draining_read.h).
+class AnswerAndClose {
+ public:
+  explicit AnswerAndClose(std::string answer)
+      : answer_(std::move(answer)), acceptor_(ioc_, {asio::ip::make_address("127.0.0.1"), 0}) {
+    thread_ = std::thread([this] {
+      for (;;) {
+        tcp::socket s(ioc_);
+        boost::system::error_code ec;
+        acceptor_.accept(s, ec);
+        if (ec || stopping_) return;
+        asio::read_until(s, asio::dynamic_buffer(request_), "\r\n\r\n", ec);
+        request_.clear();
+        // Corked, the FIN leaves in the same segment as the last bytes.
+        const int on = 1;
+        ::setsockopt(s.native_handle(), IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+        asio::write(s, asio::buffer(answer_), ec);
+        s.shutdown(tcp::socket::shutdown_send, ec);
+        s.close(ec);
+        ++answered_;
+      }
+    });
+  }
+  ~AnswerAndClose() {
+    stopping_ = true;
+    boost::system::error_code ec;
+    tcp::socket poke(ioc_);
+    poke.connect(acceptor_.local_endpoint(), ec);
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port()); }
+  int answered() const { return answered_; }
+
+ private:
+  std::string answer_;
+  std::string request_;
+  asio::io_context ioc_;
+  tcp::acceptor acceptor_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> answered_{0};
+  std::thread thread_;
+};
+
+// The timeouts are a minute; each of these must finish in a few seconds.
+ProxyOptions minuteTimeouts() {
+  ProxyOptions o;
+  o.idleTimeout = 60s;
+  o.upstreamHeaderTimeout = 60s;
+  return o;
+}
+
+TEST_P(EdgeProxyTest, ABodyThatEndsWithTheUpstreamsCloseIsDeliveredAtOnce) {
+  AnswerAndClose upstream("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nthe whole body");
+  publish({route("r1", {upstream.url()})});
+  startProxy(minuteTimeouts());
+  Client c(port_);
+  for (int i = 0; i < 3; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    const auto res = c.get("/");
+    ASSERT_EQ(res.result_int(), 200u);
+    EXPECT_EQ(res.body(), "the whole body");
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 5s) << "the upstream's close was not seen until a timeout";
+  }
+}
+
+TEST_P(EdgeProxyTest, AKeepAliveUpstreamThatClosesAfterAnsweringIsRetriedAtOnce) {
+  // Says nothing of closing, then closes: the pooled connection is stale by
+  // the time the next request uses it.
+  AnswerAndClose upstream("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+  publish({route("r1", {upstream.url()})});
+  startProxy(minuteTimeouts());
+  Client c(port_);
+  for (int i = 0; i < 3; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    const auto res = c.get("/");
+    ASSERT_EQ(res.result_int(), 200u) << "request " << i;
+    EXPECT_EQ(res.body(), "ok");
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 5s) << "request " << i;
+  }
+  EXPECT_EQ(upstream.answered(), 3);
+}
+
+TEST_P(EdgeProxyTest, AnUpgradedConnectionClosedWithItsLastBytesClosesAtOnce) {
+  AnswerAndClose upstream(
+      "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: raw\r\n\r\n"
+      "first bytes of the new protocol");
+  publish({route("r1", {upstream.url()})});
+  startProxy(minuteTimeouts());
+  Client c(port_);
+  const auto start = std::chrono::steady_clock::now();
+  c.send("GET / HTTP/1.1\r\nHost: app.test\r\nConnection: Upgrade\r\nUpgrade: raw\r\n\r\n");
+  http::response_parser<http::empty_body> p;
+  boost::system::error_code ec;
+  http::read_header(c.socket(), c.buffer(), p, ec);
+  ASSERT_FALSE(ec) << ec.message();
+  ASSERT_EQ(p.get().result_int(), 101u);
+  std::string rest = boost::beast::buffers_to_string(c.buffer().data());
+  char chunk[256];
+  for (;;) {
+    const std::size_t n = c.socket().read_some(asio::buffer(chunk), ec);
+    rest.append(chunk, n);
+    if (ec) break;
+  }
+  EXPECT_EQ(ec, asio::error::eof) << ec.message();
+  EXPECT_EQ(rest, "first bytes of the new protocol");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s) << "the upstream's close reached the client late";
 }
 
 INSTANTIATE_TEST_SUITE_P(Threading, EdgeProxyTest, ::testing::Values(2, 1),
