@@ -8,6 +8,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <set>
 #include <stdexcept>
 
 #include "tests/support/wait.h"
@@ -50,6 +54,31 @@ bool connectTo(const Socket& s, uint16_t port) {
 }  // namespace
 
 uint16_t freePort() {
+  // Below the kernel's ephemeral range, from which every outgoing
+  // connection of every test running in parallel takes its local port (and
+  // holds it, through TIME_WAIT, for a minute): a port picked inside it
+  // could be taken by a connect() before our server binds it. Out here only
+  // another test's freePort() can pick the same port, at random, in the
+  // moment before the server binds.
+  static std::mutex mu;
+  static std::mt19937 rng(std::random_device{}() ^ static_cast<unsigned>(::getpid()));
+  static std::set<uint16_t> handedOut;  // never the same port twice in a process
+  std::lock_guard lock(mu);
+  unsigned ephemeralLow = 32768;
+  if (std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range"); range) range >> ephemeralLow;
+  if (ephemeralLow > 11024) {
+    std::uniform_int_distribution<unsigned> pick(10000, ephemeralLow - 1);
+    for (int attempt = 0; attempt < 200; ++attempt) {
+      const auto port = static_cast<uint16_t>(pick(rng));
+      if (handedOut.contains(port)) continue;
+      Socket s;
+      sockaddr_in addr = loopback(port);
+      if (s.fd() < 0 || ::bind(s.fd(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) continue;
+      handedOut.insert(port);
+      return port;
+    }
+  }
+  // No room below the range: let the kernel pick one.
   Socket s;
   if (s.fd() < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
   sockaddr_in addr = loopback(0);

@@ -7,9 +7,10 @@
 
 namespace proxyos::testing {
 
-/// A port that was free a moment ago (bind 127.0.0.1:0, read it, close). Another
-/// process may take it before the caller binds it, so servers started on it
-/// retry with a new one when they fail to bind.
+/// A port that was free a moment ago, below the kernel's ephemeral range (so
+/// no outgoing connection takes it), never the same twice in a process.
+/// Another test process may still pick it before the caller binds it, so
+/// servers started on it retry with a new one when they fail to bind.
 uint16_t freePort();
 
 /// True once something accepts TCP connections on 127.0.0.1:port.
