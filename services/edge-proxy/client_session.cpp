@@ -231,9 +231,8 @@ asio::awaitable<bool> ClientSession::dispatch(RequestParser& parser, AccessRecor
   if ((transferEncoding && !parser.chunked()) || hosts > 1 || (req.version() >= 11 && hosts == 0))
     co_return co_await respondError(400, &parser, record);
 
-  // Kept for the whole request: it owns `match`, and a swap meanwhile must
-  // not pull it away (requests finish on the table they started with).
-  const auto table = core_->tables.current();
+  // It owns `match`; cachedTable_ keeps it for the whole request.
+  const RouteTable* table = currentTable();
   if (!table) co_return co_await respondError(503, &parser, record);
   const MatchedRoute* match = table->match(record.host, path);
   if (!match) co_return co_await respondError(404, &parser, record);
@@ -270,7 +269,7 @@ asio::awaitable<bool> ClientSession::dispatch(RequestParser& parser, AccessRecor
   if (match->route.ssoEnabled)
     if (const SsoResult answered = co_await enforceSso(parser, record, *match)) co_return *answered;
   co_return co_await proxy(parser, record,
-                           {routeSelector(table, *match), &match->route.requestHeaders, &match->route.responseHeaders});
+                           {routeSelector(*match), &match->route.requestHeaders, &match->route.responseHeaders});
 }
 
 ClientSession::PlainHttpStep ClientSession::plainHttpStep(const MatchedRoute& match, std::string_view path,
@@ -356,11 +355,24 @@ asio::awaitable<void> ClientSession::closeGracefully() {
   io_.socket.close(ec);
 }
 
-UpstreamSelector* ClientSession::routeSelector(const std::shared_ptr<const RouteTable>& table,
-                                               const MatchedRoute& match) {
-  if (cachedTable_ != table || cachedMatch_ != &match) {
+const RouteTable* ClientSession::currentTable() {
+  // Read before current(): a table published in between is picked up by
+  // the next request.
+  const std::uint64_t generation = core_->tables.generation();
+  if (!cachedTable_ || generation != tableGeneration_) {
+    tableGeneration_ = generation;
+    if (auto fresh = core_->tables.current(); fresh != cachedTable_) {
+      cachedTable_ = std::move(fresh);
+      cachedMatch_ = nullptr;  // the selector belonged to the old table's route
+      cachedSelector_.reset();
+    }
+  }
+  return cachedTable_.get();
+}
+
+UpstreamSelector* ClientSession::routeSelector(const MatchedRoute& match) {
+  if (cachedMatch_ != &match) {
     cachedSelector_ = core_->upstreams.selectorFor(match.route.id, match.upstreams);
-    cachedTable_ = table;
     cachedMatch_ = &match;
   }
   return cachedSelector_.get();

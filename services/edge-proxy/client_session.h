@@ -82,7 +82,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   boost::asio::awaitable<bool> respond(const RequestParser& parser, AccessRecord& record, unsigned status,
                                        std::string_view contentType, std::string body,
                                        const std::vector<std::pair<std::string, std::string>>* headers);
-  UpstreamSelector* routeSelector(const std::shared_ptr<const RouteTable>& table, const MatchedRoute& match);
+  /// The table to serve this request with (nullptr: none yet), kept in cachedTable_.
+  const RouteTable* currentTable();
+  UpstreamSelector* routeSelector(const MatchedRoute& match);
 
   std::shared_ptr<ProxyCore> core_;
   ClientIo io_;
@@ -98,9 +100,14 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::string ssoSessionId_;
   std::string ssoParentId_;
 
-  // The last route's selector, valid while the same table serves: keep-alive
-  // clients of one route skip the registry lookup.
+  // The table the last request was served with, and TableHolder's
+  // generation when it was taken: the next request looks the table up
+  // again only when one was published since. It also keeps the table alive
+  // for the request being served (requests finish on the table they
+  // started with). With it, the last route's selector: keep-alive clients
+  // of one route skip the registry lookup.
   std::shared_ptr<const RouteTable> cachedTable_;
+  std::uint64_t tableGeneration_ = 0;
   const MatchedRoute* cachedMatch_ = nullptr;
   std::shared_ptr<UpstreamSelector> cachedSelector_;
 };

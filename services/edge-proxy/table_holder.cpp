@@ -15,6 +15,7 @@ void TableHolder::publish(std::shared_ptr<const RouteTable> table) {
   {
     std::lock_guard lock(mu_);
     old = std::exchange(table_, std::move(table));
+    generation_.fetch_add(1, std::memory_order_release);
   }
   // `old` dies here, outside the lock: destroying a 10,000-route table must
   // not stall request threads waiting in current().

@@ -8,6 +8,7 @@
 // request, so a request finishes on the table it started with even when a
 // newer one is published meanwhile; the old table is freed by whichever
 // thread drops the last reference.
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -29,6 +30,10 @@ class TableHolder {
   bool ready() const;
   /// Revision of the current table; 0 when none.
   std::uint64_t revision() const;
+  /// Counts publish() calls: a caller holding the table it got from
+  /// current() when this was G may keep using it while this is still G,
+  /// without the lock (a connection between its requests).
+  std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
 
  private:
   // Not std::atomic<std::shared_ptr>: libstdc++ 12 lacks it, and the
@@ -36,6 +41,7 @@ class TableHolder {
   // (and deprecated in C++20). A plain mutex says what happens.
   mutable std::mutex mu_;
   std::shared_ptr<const RouteTable> table_;
+  std::atomic<std::uint64_t> generation_{0};
 };
 
 }  // namespace proxyos::edge
