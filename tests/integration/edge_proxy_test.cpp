@@ -245,6 +245,21 @@ TEST_P(EdgeProxyTest, KeepAliveReusesClientAndUpstreamConnections) {
   EXPECT_EQ(nlohmann::json::parse(c.read().body())["target"], "/headers?n=2");
 }
 
+// A connection keeps its table between requests (client_session.h); a
+// publish must still reach its very next request.
+TEST_P(EdgeProxyTest, APublishedTableServesTheNextRequestOnAnOpenConnection) {
+  TestUpstream a("A"), b("B");
+  publish({route("r1", {a.url()})});
+  startProxy();
+  Client c(port_);
+  EXPECT_EQ(nlohmann::json::parse(c.get("/headers").body())["server"], "A");
+  EXPECT_EQ(nlohmann::json::parse(c.get("/headers").body())["server"], "A");
+  publish({route("r1", {b.url()})});
+  EXPECT_EQ(nlohmann::json::parse(c.get("/headers").body())["server"], "B");
+  publish({});
+  EXPECT_EQ(c.get("/headers").result_int(), 404u);
+}
+
 // The fields of each request and response live in a per-connection arena
 // (header_arena.h) emptied when the next request starts: heads far larger than
 // its first block, then small ones, on one connection, each arrive intact.
