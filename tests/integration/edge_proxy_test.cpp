@@ -671,18 +671,25 @@ ProxyOptions minuteTimeouts() {
   return o;
 }
 
+/// Three requests on one client connection, each answered 200 with `body`
+/// within 5 s.
+void expectThreePromptAnswers(std::uint16_t port, const std::string& body) {
+  Client c(port);
+  for (int i = 0; i < 3; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    const auto res = c.get("/");
+    ASSERT_EQ(res.result_int(), 200u) << "request " << i;
+    EXPECT_EQ(res.body(), body);
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 5s)
+        << "request " << i << ": the upstream's close was not seen until a timeout";
+  }
+}
+
 TEST_P(EdgeProxyTest, ABodyThatEndsWithTheUpstreamsCloseIsDeliveredAtOnce) {
   AnswerAndClose upstream("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nthe whole body");
   publish({route("r1", {upstream.url()})});
   startProxy(minuteTimeouts());
-  Client c(port_);
-  for (int i = 0; i < 3; ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    const auto res = c.get("/");
-    ASSERT_EQ(res.result_int(), 200u);
-    EXPECT_EQ(res.body(), "the whole body");
-    EXPECT_LT(std::chrono::steady_clock::now() - start, 5s) << "the upstream's close was not seen until a timeout";
-  }
+  expectThreePromptAnswers(port_, "the whole body");
 }
 
 TEST_P(EdgeProxyTest, AKeepAliveUpstreamThatClosesAfterAnsweringIsRetriedAtOnce) {
@@ -691,14 +698,7 @@ TEST_P(EdgeProxyTest, AKeepAliveUpstreamThatClosesAfterAnsweringIsRetriedAtOnce)
   AnswerAndClose upstream("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
   publish({route("r1", {upstream.url()})});
   startProxy(minuteTimeouts());
-  Client c(port_);
-  for (int i = 0; i < 3; ++i) {
-    const auto start = std::chrono::steady_clock::now();
-    const auto res = c.get("/");
-    ASSERT_EQ(res.result_int(), 200u) << "request " << i;
-    EXPECT_EQ(res.body(), "ok");
-    EXPECT_LT(std::chrono::steady_clock::now() - start, 5s) << "request " << i;
-  }
+  expectThreePromptAnswers(port_, "ok");
   EXPECT_EQ(upstream.answered(), 3);
 }
 
