@@ -63,7 +63,7 @@ class ClientStream {
           if (tls_)
             tls_->async_read_some(b, std::move(handler));
           else
-            socket_.async_read_some(b, std::move(handler));
+            socket_.async_read_some(drainingRead(b, drain_), std::move(handler));
         },
         token, buffers);
   }
@@ -87,9 +87,8 @@ class ClientStream {
   /// A read that never waits (draining_read.h readReady): on plain TCP what
   /// the kernel has now; over TLS nothing (would_block).
   std::size_t readNow(const boost::asio::mutable_buffer& buffer, boost::system::error_code& ec);
-  /// See DrainState: callers note each asynchronous read's outcome.
-  bool drained() const { return drain_.drained(); }
-  void noteRead(std::size_t n, std::size_t asked) { drain_.noteRead(n, asked); }
+  /// Whether the last read drained the socket (draining_read.h).
+  bool drained() const { return drain_.drained; }
 
  private:
   boost::asio::ip::tcp::socket& socket_;

@@ -153,9 +153,8 @@ asio::awaitable<bool> ClientSession::serveOne(bool first) {
     // for every wait. The previous request's read drained the socket, so
     // this one waits for epoll without trying recv first (draining_read.h).
     // The bytes land where the header parser looks first.
-    const auto space = io_.buffer.prepare(boost::beast::read_size(io_.buffer, 65536));
-    const std::size_t n = co_await io_.stream.async_read_some(DrainingBuffer(space), redirect_error(use_awaitable, ec));
-    io_.stream.noteRead(n, space.size());
+    const std::size_t n = co_await io_.stream.async_read_some(
+        io_.buffer.prepare(boost::beast::read_size(io_.buffer, 65536)), redirect_error(use_awaitable, ec));
     io_.buffer.commit(n);
     idle_ = false;
     if (ec || stopRequested_) {
@@ -342,10 +341,8 @@ asio::awaitable<void> ClientSession::closeGracefully() {
       const asio::mutable_buffer space(scratch, sizeof scratch);
       for (std::size_t drained = 0; drained < (4u << 20);) {
         std::size_t n = 0;
-        if (!readReady(io_.stream, space, n, ec)) {  // the client's FIN may be here already
-          n = co_await io_.stream.async_read_some(DrainingBuffer(space), redirect_error(use_awaitable, ec));
-          io_.stream.noteRead(n, space.size());
-        }
+        if (!readReady(io_.stream, space, n, ec))  // the client's FIN may be here already
+          n = co_await io_.stream.async_read_some(space, redirect_error(use_awaitable, ec));
         drained += n;
         if (ec) break;
       }

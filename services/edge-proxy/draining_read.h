@@ -31,36 +31,47 @@
 //
 // Mechanism: DrainingBuffer is a mutable_buffer of its own type, and the
 // reactor's recv operation for that type is specialised below, so nothing
-// else in the process (TLS engines, the control plane) changes. Streams
-// record each read's outcome (noteRead) so readReady knows when to look.
+// else in the process (TLS engines, the control plane) changes. The same
+// operation records its outcome in the stream's DrainState, which
+// readReady consults. The streams (ClientStream, UpstreamConnection) read
+// their plain sockets this way by themselves.
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/detail/reactive_socket_recv_op.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/system/error_code.hpp>
 #include <cstddef>
+#include <type_traits>
 
 namespace proxyos::edge {
 
+/// Whether the last read the reactor completed on a socket drained it, i.e.
+/// whether the reactor now waits for an edge before trying that socket.
+struct DrainState {
+  bool drained = false;
+};
+
 /// A single buffer whose socket reads tell the reactor when they drained the
-/// kernel's receive queue (see above). A MutableBufferSequence of one.
+/// kernel's receive queue (see above), and record that in `state` when
+/// given. A MutableBufferSequence of one.
 struct DrainingBuffer : boost::asio::mutable_buffer {
-  explicit DrainingBuffer(const boost::asio::mutable_buffer& b) : boost::asio::mutable_buffer(b) {}
+  explicit DrainingBuffer(const boost::asio::mutable_buffer& b, DrainState* s = nullptr)
+      : boost::asio::mutable_buffer(b), state(s) {}
+  DrainState* state;
 };
 
-/// Whether the last asynchronous read on a stream drained its socket, i.e.
-/// whether the reactor will now wait for an edge before trying it.
-class DrainState {
- public:
-  void noteRead(std::size_t n, std::size_t asked) { drained_ = n < asked; }
-  bool drained() const { return drained_; }
+/// What a stream hands its plain socket's async_read_some: a single buffer
+/// as a DrainingBuffer that records into `state`; any other sequence as it is.
+template <class MutableBuffers>
+decltype(auto) drainingRead(const MutableBuffers& buffers, DrainState& state) {
+  if constexpr (std::is_convertible_v<const MutableBuffers&, boost::asio::mutable_buffer>)
+    return DrainingBuffer(buffers, &state);
+  else
+    return (buffers);
+}
 
- private:
-  bool drained_ = false;
-};
-
-/// For a read in the middle of a message or stream, before its
-/// async_read_some(DrainingBuffer(b)): when the previous read drained the
-/// socket, reads what the kernel has now. True when that settled the read
+/// For a read in the middle of a message or stream, before the stream's
+/// async_read_some: when the previous read drained the socket, reads what
+/// the kernel has now. True when that settled the read
 /// (`n` bytes, or `ec` such as eof); false when the asynchronous read is
 /// needed. Stream: drained() and readNow(buffer, ec), which never waits
 /// (would_block when it cannot read now, e.g. over TLS, whose engine reads
@@ -81,7 +92,8 @@ bool readReady(Stream& stream, const boost::asio::mutable_buffer& b, std::size_t
 namespace boost::asio::detail {
 
 // Asio's own do_perform (reactive_socket_recv_op.hpp, Boost 1.74) with one
-// more exhausted case: a short read on a stream socket.
+// more exhausted case, a short read on a stream socket, and the outcome
+// written to the buffer's DrainState.
 template <>
 inline reactor_op::status reactive_socket_recv_op_base<proxyos::edge::DrainingBuffer>::do_perform(
     reactor_op* base) {
@@ -91,9 +103,9 @@ inline reactor_op::status reactive_socket_recv_op_base<proxyos::edge::DrainingBu
   if (!socket_ops::non_blocking_recv1(o->socket_, o->buffers_.data(), asked, o->flags_, stream, o->ec_,
                                       o->bytes_transferred_))
     return not_done;
-  if (stream && !o->ec_ && o->bytes_transferred_ < asked) return done_and_exhausted;
-  if (stream && o->bytes_transferred_ == 0) return done_and_exhausted;
-  return done;
+  const bool exhausted = stream && (o->bytes_transferred_ < asked || o->bytes_transferred_ == 0);
+  if (o->buffers_.state) o->buffers_.state->drained = exhausted;
+  return exhausted ? done_and_exhausted : done;
 }
 
 }  // namespace boost::asio::detail

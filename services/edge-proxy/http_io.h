@@ -81,11 +81,8 @@ boost::asio::awaitable<void> readParser(Stream& stream, boost::beast::flat_buffe
     // Only the first byte of a message may wait for epoll without looking
     // (draining_read.h).
     const bool midMessage = parser.got_some() || buffer.size() > 0;
-    if (!(midMessage && readReady(stream, space, n, ec))) {
-      n = co_await stream.async_read_some(DrainingBuffer(space),
-                                          boost::asio::redirect_error(boost::asio::use_awaitable, ec));
-      stream.noteRead(n, size);
-    }
+    if (!(midMessage && readReady(stream, space, n, ec)))
+      n = co_await stream.async_read_some(space, boost::asio::redirect_error(boost::asio::use_awaitable, ec));
     buffer.commit(n);
     if (isEndOfStream(ec)) {
       if (!parser.got_some()) {

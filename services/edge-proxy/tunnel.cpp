@@ -35,10 +35,8 @@ asio::awaitable<void> pipe(From& from, boost::beast::flat_buffer& pending, To& t
     // now, so look before waiting (draining_read.h).
     const asio::mutable_buffer space(chunk, size);
     std::size_t n = 0;
-    if (!readReady(from, space, n, ec)) {
-      n = co_await from.async_read_some(DrainingBuffer(space), asio::redirect_error(asio::use_awaitable, ec));
-      from.noteRead(n, size);
-    }
+    if (!readReady(from, space, n, ec))
+      n = co_await from.async_read_some(space, asio::redirect_error(asio::use_awaitable, ec));
     if (isEndOfStream(ec)) {
       halfClose();
       co_return;

@@ -45,7 +45,7 @@ class UpstreamConnection {
   template <class MutableBuffers, class Token>
   auto async_read_some(const MutableBuffers& buffers, Token&& token) {
     if (tls_) return tls_->async_read_some(buffers, std::forward<Token>(token));
-    return plain_->async_read_some(buffers, std::forward<Token>(token));
+    return plain_->async_read_some(drainingRead(buffers, drain_), std::forward<Token>(token));
   }
 
   template <class ConstBuffers, class Token>
@@ -67,9 +67,8 @@ class UpstreamConnection {
   /// What a plain connection's kernel buffer holds now (never waits;
   /// draining_read.h readReady); would_block on TLS.
   std::size_t readNow(const boost::asio::mutable_buffer& buffer, boost::system::error_code& ec);
-  /// See DrainState: callers note each asynchronous read's outcome.
-  bool drained() const { return drain_.drained(); }
-  void noteRead(std::size_t n, std::size_t asked) { drain_.noteRead(n, asked); }
+  /// Whether the last read drained the socket (draining_read.h).
+  bool drained() const { return drain_.drained; }
 
   /// Half-closes the sending side where the transport allows it (tunnels).
   void shutdownSend();

@@ -44,7 +44,7 @@ class DrainingReadTest : public ::testing::Test {
   /// Starts one read of up to `size` bytes into `data`.
   void startRead(std::size_t size) {
     result.reset();
-    reader.async_read_some(DrainingBuffer(asio::buffer(data.data(), size)),
+    reader.async_read_some(DrainingBuffer(asio::buffer(data.data(), size), &state),
                            [this](const error_code& ec, std::size_t n) { result = ReadResult{ec, n}; });
   }
 
@@ -73,6 +73,7 @@ class DrainingReadTest : public ::testing::Test {
   tcp::socket writer{ioc};
   std::array<char, 64> data{};
   std::optional<ReadResult> result;
+  DrainState state;  // what the reads recorded
 };
 
 TEST_F(DrainingReadTest, BytesThatArriveBeforeTheNextReadAreNotLost) {
@@ -81,6 +82,7 @@ TEST_F(DrainingReadTest, BytesThatArriveBeforeTheNextReadAreNotLost) {
   ASSERT_TRUE(finish());
   ASSERT_FALSE(result->ec) << result->ec.message();
   EXPECT_EQ(received(result->n), "hello");  // short: the reactor now waits for epoll
+  EXPECT_TRUE(state.drained);
 
   send("again");
   idleReactor();  // epoll reports the bytes while no read is queued
@@ -110,6 +112,7 @@ TEST_F(DrainingReadTest, AFullBufferLeavesTheRestReadableWithoutNewBytes) {
   startRead(40);
   ASSERT_TRUE(finish());
   ASSERT_EQ(result->n, 40u);  // full: there may be more, so no "drained"
+  EXPECT_FALSE(state.drained);
   idleReactor();              // no new bytes, so no new edge
   startRead(data.size());
   ASSERT_TRUE(finish()) << "the bytes left after a full read were never read";
