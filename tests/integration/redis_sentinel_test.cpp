@@ -262,13 +262,17 @@ TEST_F(SentinelClusterTest, RevocationIsConfirmedByTheReplicaAndReturnsPromptly)
   Client client(viaSentinels({sentinel_->port()}));
   session::RedisSessionStore store(client);
   const std::string id(64, 'a');
+  ASSERT_TRUE(client.ping());  // the primary is resolved: what follows is the revocation alone
 
   const auto start = Stopwatch::now();
   ASSERT_TRUE(store.revoke(id, 60s).ok());
   const auto took = since(start);
-  EXPECT_LT(took, 500ms);
   std::cout << "[ revoke ] with a replica: " << took.count() << " ms\n";
+  // Promptly = WAIT returned on the replica's acknowledgement, not on its
+  // timeout (that path counts the write as unconfirmed; see the next test).
+  // Milliseconds on an idle machine; the bound only rules out the timeout.
   EXPECT_EQ(client.unconfirmedWrites(), 0u);
+  EXPECT_LT(took, session::RedisSessionStore::kRevokeConfirmTimeout);
   // WAIT returned only once the replica had the tombstone: it is there now.
   Client onReplica(directRedis(replica_->port()));
   EXPECT_EQ(onReplica.command({"EXISTS", session::RedisSessionStore::revokedKey(id)}).value().integer, 1);

@@ -44,7 +44,7 @@ class RedisNode {
 };
 
 /// redis-server --sentinel monitoring `master` at 127.0.0.1:<monitored>,
-/// quorum 1, down-after 1000 ms, failover-timeout 5000 ms. The config lives
+/// quorum 1, down-after 2000 ms, failover-timeout 5000 ms. The config lives
 /// in the Sentinel's own directory: Sentinel rewrites it.
 class SentinelNode {
  public:
