@@ -91,7 +91,10 @@ Result<kvStore*> KvBucket::store() {
 Result<kvStore*> KvBucket::bindOrCreate() {
   kvStore* kv = nullptr;
   natsStatus s = js_KeyValue(&kv, conn_->jetStream(), config_.name.c_str());
-  if (s == NATS_OK) return kv;
+  if (s == NATS_OK) {
+    raiseReplicas();
+    return kv;
+  }
   // NATS down or electing: the caller's own retry rule decides what to do.
   if (s != NATS_NOT_FOUND) return natsError(s, "open bucket " + config_.name);
 
@@ -127,6 +130,41 @@ Result<kvStore*> KvBucket::bindOrCreate() {
   if (s != NATS_OK) return natsError(s, "create bucket " + config_.name);
   spdlog::info("bucket {} ready ({} replica(s) requested)", config_.name, config_.replicas);
   return kv;
+}
+
+void KvBucket::raiseReplicas() {
+  const std::string stream = "KV_" + config_.name;
+  jsStreamInfo* si = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  natsStatus s = js_GetStreamInfo(&si, conn_->jetStream(), stream.c_str(), nullptr, &jerr);
+  if (s != NATS_OK) {
+    spdlog::warn("bucket {}: could not read its replica count: {}", config_.name, natsError(s, "stream info").message);
+    return;
+  }
+  const int has = std::max(1, static_cast<int>(si->Config->Replicas));
+  if (has < config_.replicas) {
+    // A stream's replica count can be changed in place; the new replicas
+    // catch up from the leader. The meta leader must agree, hence the long
+    // request timeout of bucket creation.
+    si->Config->Replicas = config_.replicas;
+    jsOptions opts;
+    jsOptions_Init(&opts);
+    opts.Wait = timing_.createTimeout.count();
+    jsStreamInfo* updated = nullptr;
+    s = js_UpdateStream(&updated, conn_->jetStream(), si->Config, &opts, &jerr);
+    if (s == NATS_OK) {
+      spdlog::info("bucket {} raised from {} to {} replicas (PROXYOS_NATS_REPLICAS)", config_.name, has,
+                   config_.replicas);
+      jsStreamInfo_Destroy(updated);
+    } else {
+      spdlog::warn("bucket {} has {} replica(s); raising it to PROXYOS_NATS_REPLICAS={} failed: {}", config_.name,
+                   has, config_.replicas, natsError(s, "update stream").message);
+    }
+  } else if (has > config_.replicas) {
+    spdlog::warn("bucket {} keeps its {} replicas: PROXYOS_NATS_REPLICAS={} never lowers them", config_.name, has,
+                 config_.replicas);
+  }
+  jsStreamInfo_Destroy(si);
 }
 
 Status KvBucket::open() {

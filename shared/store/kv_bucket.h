@@ -91,6 +91,11 @@ class KvBucket final : public KvStore {
   /// Binds the bucket, creating it when missing (retried per `timing_.create`).
   Result<kvStore*> store();
   Result<kvStore*> bindOrCreate();
+  /// An existing bucket with fewer replicas than `config_.replicas` is raised
+  /// to that count (a single-node install grown to a cluster); one with more
+  /// is left as it is: a service left at the default 1 must not take copies
+  /// away from a cluster. Failures are logged; the bucket stays usable.
+  void raiseReplicas();
   /// Runs `attempt()` under the read rule of retry_policy.h.
   template <class Attempt>
   auto read(const char* what, Attempt&& attempt) -> decltype(attempt());

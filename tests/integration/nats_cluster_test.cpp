@@ -314,6 +314,46 @@ TEST_F(NatsClusterTest, BucketsAreCreatedIdempotentlyWithOneNodeDown) {
   EXPECT_EQ(third.get("k").value().value, "v");
 }
 
+// A single-node install grown to a cluster: its buckets were made with one
+// replica, and PROXYOS_NATS_REPLICAS=3 now raises them in place, data kept.
+// A service left at the default 1 never lowers them again.
+TEST_F(NatsClusterTest, AnExistingBucketIsRaisedToTheConfiguredReplicasAndNeverLowered) {
+  const char* const stream = "KV_proxyos-grown";
+  const auto replicasNow = [&](int* current = nullptr) {
+    jsStreamInfo* si = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    if (js_GetStreamInfo(&si, writerConn->jetStream(), stream, nullptr, &jerr) != NATS_OK) return -1;
+    const int replicas = si->Config->Replicas;
+    if (current != nullptr) {
+      *current = 0;
+      for (int i = 0; si->Cluster != nullptr && i < si->Cluster->ReplicasLen; ++i)
+        *current += si->Cluster->Replicas[i]->Current ? 1 : 0;
+    }
+    jsStreamInfo_Destroy(si);
+    return replicas;
+  };
+
+  KvBucket single(writerConn, {"proxyos-grown", 1, 1, "made on a single node"});
+  auto rev = single.put("k", "v");
+  ASSERT_TRUE(rev.ok()) << rev.error().message;
+  ASSERT_EQ(replicasNow(), 1);
+
+  KvBucket clustered(writerConn, {"proxyos-grown", 3, 1, "made on a single node"});
+  ASSERT_TRUE(clustered.open().ok());
+  EXPECT_EQ(replicasNow(), 3);
+  // The two new replicas catch up from the leader.
+  int current = 0;
+  EXPECT_TRUE(testing::waitUntil([&] { return replicasNow(&current) == 3 && current == 2; }, 15s))
+      << current << " of 2 followers current";
+  auto read = clustered.get("k");
+  ASSERT_TRUE(read.ok()) << read.error().message;
+  EXPECT_EQ(read.value().revision, rev.value());
+
+  KvBucket defaulted(writerConn, {"proxyos-grown", 1, 1, "made on a single node"});
+  ASSERT_TRUE(defaulted.open().ok());
+  EXPECT_EQ(replicasNow(), 3);
+}
+
 // The edge's config age (/status, proxyos_edge_config_age_seconds): under a
 // second or so while the watches hear heartbeats, growing once NATS is gone,
 // back down once it returns.
