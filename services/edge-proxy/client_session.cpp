@@ -242,6 +242,8 @@ asio::awaitable<bool> ClientSession::dispatch(RequestParser& parser, AccessRecor
   if (match->kind == MatchKind::System) {
     const SystemRequest request{toStd(req.method_string()), target, path, record.host, io_.clientIp, req};
     SystemAnswer answer = core_->system.handle(request);
+    if (answer.dashboardUsersOnly)
+      if (const SsoResult refused = co_await requireDashboardUser(parser, record)) co_return *refused;
     if (answer.kind == SystemAnswer::Kind::Proxy) {
       const auto& ep = answer.upstream;
       auto selector =

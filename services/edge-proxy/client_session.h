@@ -21,6 +21,8 @@
 
 namespace proxyos::edge {
 
+struct SessionVerdict;
+
 /// Serves one accepted client connection until it closes.
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
  public:
@@ -70,6 +72,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
                                                     const MatchedRoute& match, const SsoRequestFacts& facts);
   boost::asio::awaitable<SsoResult> enforceBuiltin(RequestParser& parser, AccessRecord& record,
                                                    const MatchedRoute& match, const SsoRequestFacts& facts);
+  /// The verdict on the request's session cookie, from the edge's cache or
+  /// Redis (asked on a worker thread); nullptr when there is no cookie.
+  /// `core_->sso` must be set.
+  boost::asio::awaitable<std::shared_ptr<const SessionVerdict>> sessionVerdict(const RequestParser& parser);
+  /// A system answer for dashboard users only: nullopt when the session is an
+  /// admin's or a viewer's, otherwise the JSON error it wrote.
+  boost::asio::awaitable<SsoResult> requireDashboardUser(RequestParser& parser, AccessRecord& record);
   boost::asio::awaitable<bool> redeemCallback(RequestParser& parser, AccessRecord& record, std::string_view host,
                                               const SsoRequestFacts& facts);
   /// Groups check, identity headers, access-log user: the end of every allow.

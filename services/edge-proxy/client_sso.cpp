@@ -203,25 +203,7 @@ asio::awaitable<ClientSession::SsoResult> ClientSession::enforceBuiltin(RequestP
     co_return co_await redeemCallback(parser, record, host, facts);
 
   const auto start = core_->clock.monotonic();
-  const std::string_view cookie = cookieValue(req, session::kCookieName);
-  std::shared_ptr<const SessionVerdict> verdict;
-  if (!cookie.empty()) {
-    verdict = sso->verdicts.find(cookie);
-    if (!verdict) {
-      // Redis is asked on a worker thread; this coroutine resumes on its
-      // own strand when the answer is in.
-      const auto generation = sso->verdicts.generation();
-      std::string value(cookie);
-      // Built in a statement of its own: GCC 12 mishandles a temporary
-      // closure that lives across a co_await (it relocates it bitwise, which
-      // breaks a short std::string inside).
-      auto lookup = runOnWorkers<std::shared_ptr<const SessionVerdict>>(sso->workers, io_.strand, [sso, value] {
-        return std::make_shared<const SessionVerdict>(sso->authority.verify(value));
-      });
-      verdict = co_await std::move(lookup);
-      sso->verdicts.store(value, verdict, generation);
-    }
-  }
+  const std::shared_ptr<const SessionVerdict> verdict = co_await sessionVerdict(parser);
   const auto latency = since(core_->clock, start);
   if (verdict && verdict->kind == SessionVerdict::Kind::Unavailable) {
     core_->observer.onSsoCheck(provider.id, SsoOutcome::Error, latency);
@@ -300,6 +282,47 @@ asio::awaitable<bool> ClientSession::redeemCallback(RequestParser& parser, Acces
       {"Cache-Control", "no-store"},
       {"Referrer-Policy", "no-referrer"}};
   co_return co_await respond(parser, record, 302, kHtml, "", &headers);
+}
+
+asio::awaitable<std::shared_ptr<const SessionVerdict>> ClientSession::sessionVerdict(const RequestParser& parser) {
+  SsoContext* sso = core_->sso;
+  const std::string_view cookie = cookieValue(parser.get(), session::kCookieName);
+  if (cookie.empty()) co_return nullptr;
+  if (auto cached = sso->verdicts.find(cookie)) co_return cached;
+  // Redis is asked on a worker thread; this coroutine resumes on its own
+  // strand when the answer is in.
+  const auto generation = sso->verdicts.generation();
+  std::string value(cookie);
+  // Built in a statement of its own: GCC 12 mishandles a temporary closure
+  // that lives across a co_await (it relocates it bitwise, which breaks a
+  // short std::string inside).
+  auto lookup = runOnWorkers<std::shared_ptr<const SessionVerdict>>(sso->workers, io_.strand, [sso, value] {
+    return std::make_shared<const SessionVerdict>(sso->authority.verify(value));
+  });
+  std::shared_ptr<const SessionVerdict> verdict = co_await std::move(lookup);
+  sso->verdicts.store(value, verdict, generation);
+  co_return verdict;
+}
+
+asio::awaitable<ClientSession::SsoResult> ClientSession::requireDashboardUser(RequestParser& parser,
+                                                                              AccessRecord& record) {
+  constexpr std::string_view kJson = "application/json";
+  static const std::vector<std::pair<std::string, std::string>> kNoStore{{"Cache-Control", "no-store"}};
+  if (!core_->sso)
+    co_return co_await respond(parser, record, 503, kJson,
+                               jsonErrorBody("session_store_unavailable", "this edge has no session store"), &kNoStore);
+  const std::shared_ptr<const SessionVerdict> verdict = co_await sessionVerdict(parser);
+  if (verdict && verdict->kind == SessionVerdict::Kind::Unavailable)
+    co_return co_await respond(parser, record, 503, kJson,
+                               jsonErrorBody("session_store_unavailable", "sessions cannot be checked right now"), &kNoStore);
+  if (!verdict || verdict->kind != SessionVerdict::Kind::Valid)
+    co_return co_await respond(parser, record, 401, kJson, jsonErrorBody("unauthenticated", "sign in to the dashboard"),
+                               &kNoStore);
+  record.user = verdict->username;
+  if (!session::canReadAdminApi(verdict->role))
+    co_return co_await respond(parser, record, 403, kJson,
+                               jsonErrorBody("forbidden", "this needs an admin or viewer account"), &kNoStore);
+  co_return std::nullopt;
 }
 
 asio::awaitable<ClientSession::SsoResult> ClientSession::admit(

@@ -1,5 +1,7 @@
 #include "edge_system_route.h"
 
+#include "error_pages.h"
+
 namespace proxyos::edge {
 
 namespace {
@@ -13,8 +15,8 @@ SystemAnswer jsonAnswer(int status, std::string body) {
   return SystemAnswer::respond(status, "application/json", std::make_shared<const std::string>(std::move(body)));
 }
 
-SystemAnswer jsonError(int status, const std::string& code, const std::string& message) {
-  return jsonAnswer(status, "{\"error\":{\"code\":\"" + code + "\",\"message\":\"" + message + "\"}}");
+SystemAnswer jsonError(int status, std::string_view code, std::string_view message) {
+  return jsonAnswer(status, jsonErrorBody(code, message));
 }
 
 // The dashboard is never framed by another site, and its types are as served.
@@ -53,6 +55,9 @@ SystemAnswer EdgeSystemRoute::handle(const SystemRequest& request) {
       return jsonError(405, "method_not_allowed", "use GET");
     auto a = jsonAnswer(200, status_());
     a.headers.emplace_back("Cache-Control", "no-store");
+    // Route names, certificates and their errors are for the dashboard's
+    // users, not for whoever can reach this host.
+    a.dashboardUsersOnly = true;
     return a;
   }
   if (path == "/api/edge/ca.pem") {

@@ -1,6 +1,7 @@
 #include "error_pages.h"
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <mutex>
 #include <string>
 
@@ -102,5 +103,9 @@ std::string_view errorPage(unsigned status) {
 }
 
 std::string errorPageSaying(unsigned status, std::string_view text) { return render(status, htmlEscape(text)); }
+
+std::string jsonErrorBody(std::string_view code, std::string_view message) {
+  return nlohmann::json{{"error", {{"code", code}, {"message", message}}}}.dump();
+}
 
 }  // namespace proxyos::edge

@@ -18,6 +18,10 @@ std::string_view errorPage(unsigned status);
 /// route requires.
 std::string errorPageSaying(unsigned status, std::string_view text);
 
+/// The JSON error body of the APIs ({"error":{"code":…,"message":…}}), for
+/// the answers the edge gives itself on the dashboard's host.
+std::string jsonErrorBody(std::string_view code, std::string_view message);
+
 /// Standard reason phrase ("Bad Gateway"), or "Error".
 std::string_view reasonPhrase(unsigned status);
 

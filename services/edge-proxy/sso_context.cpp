@@ -29,6 +29,7 @@ SessionVerdict RedisSessionAuthority::verify(std::string_view cookieValue) {
   out.username = v.session.username;
   out.email = v.session.email;
   out.groups = v.session.groups;
+  out.role = v.session.role;
   return out;
 }
 

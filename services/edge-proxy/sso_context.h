@@ -48,6 +48,7 @@ struct SessionVerdict {
   std::string username;
   std::string email;
   std::vector<std::string> groups;
+  session::Role role = session::Role::User;  // Valid: whether it may read the dashboard's APIs
 };
 
 /// Blocking session operations; called on SsoContext's worker threads only.

@@ -45,6 +45,10 @@ struct SystemAnswer {
   std::string contentType = "text/html; charset=utf-8";
   std::shared_ptr<const std::string> body;
   std::vector<std::pair<std::string, std::string>> headers;
+  /// Only for a signed-in dashboard user (an admin's or a viewer's session
+  /// cookie, checked like the built-in SSO provider does): anyone else gets
+  /// a JSON 401 or 403, and 503 when the session store cannot be asked.
+  bool dashboardUsersOnly = false;
 
   // Proxy. The target is passed on unchanged (no path rewrite).
   UpstreamEndpoint upstream;

@@ -215,8 +215,20 @@ TEST_F(EdgeServiceTest, SystemRouteProxiesControlPlaneApisAndAnswersEdgeStatus) 
   const auto unauthenticated = viaEdge(kDashHost, "/api/routes");
   EXPECT_EQ(unauthenticated.status, 401) << "the registry's own guard answers through the edge";
 
-  const auto status = viaEdge(kDashHost, "/api/edge/status");
-  ASSERT_EQ(status.status, 200);
+  // The edge's own API is for the dashboard's users: checked against the
+  // same sessions in Redis as the built-in SSO provider.
+  const auto anonymous = viaEdge(kDashHost, "/api/edge/status");
+  EXPECT_EQ(anonymous.status, 401) << anonymous.body;
+  EXPECT_EQ(anonymous.errorCode(), "unauthenticated");
+  EXPECT_EQ(viaEdge(kDashHost, "/api/edge/status", {{"Cookie", "proxyos_session=forged"}}).status, 401);
+  const std::string ssoOnly = testing::issueSessionCookie(redis.url(), kSecret, session::Role::User, "sso-user");
+  const auto user = viaEdge(kDashHost, "/api/edge/status", {{"Cookie", ssoOnly}});
+  EXPECT_EQ(user.status, 403) << user.body;
+  EXPECT_EQ(user.errorCode(), "forbidden");
+  const std::string viewer = testing::issueSessionCookie(redis.url(), kSecret, session::Role::Viewer, "viewer");
+  EXPECT_EQ(viaEdge(kDashHost, "/api/edge/status", {{"Cookie", viewer}}).status, 200);
+  const auto status = viaEdge(kDashHost, "/api/edge/status", {{"Cookie", admin}});
+  ASSERT_EQ(status.status, 200) << status.body;
   EXPECT_EQ(status.json()["node"], "edge-test");
   EXPECT_FALSE(status.json().contains("pid")) << "node internals stay on the admin listener";
 

@@ -192,15 +192,16 @@ class EdgeTlsTest : public ::testing::Test {
   }
 
   /// curl over HTTPS to `host` at the edge's HTTPS port (resolved to
-  /// 127.0.0.1), trusting only `caFile`.
+  /// 127.0.0.1), trusting only `caFile`; with `cookie` as the Cookie header.
   CurlResult curlHttps(const Edge& edge, const std::string& host, const std::string& caFile,
-                       const std::string& path = "/headers") {
+                       const std::string& path = "/headers", const std::string& cookie = "") {
     const std::string out = dir.path() + "/curl-" + std::to_string(curls++);
     const std::string port = std::to_string(edge.httpsPort);
-    auto child = testing::ChildProcess::start(
-        "curl", {"-sS", "--max-time", "10", "--cacert", caFile, "--resolve", host + ":" + port + ":127.0.0.1", "-o",
-                 out + ".body", "-w", "%{http_code}", "https://" + host + ":" + port + path},
-        {}, out + ".log");
+    std::vector<std::string> args{"-sS",   "--max-time", "10", "--cacert", caFile, "--resolve",
+                                  host + ":" + port + ":127.0.0.1", "-o", out + ".body", "-w", "%{http_code}"};
+    if (!cookie.empty()) args.insert(args.end(), {"-H", "Cookie: " + cookie});
+    args.push_back("https://" + host + ":" + port + path);
+    auto child = testing::ChildProcess::start("curl", args, {}, out + ".log");
     CurlResult r;
     r.exitCode = child.wait(20s).value_or(-1);
     std::ifstream log(out + ".log");
@@ -316,7 +317,7 @@ TEST_F(EdgeTlsTest, AnHttpsDashboardUrlGivesTheDashboardHostACertificate) {
   startEdge(a);
   const std::string root = downloadRoot(a, "root.pem");
   CurlResult r;
-  ASSERT_TRUE(testing::waitUntil([&] { return (r = curlHttps(a, kDashHost, root, "/api/edge/status")).status == 200; },
+  ASSERT_TRUE(testing::waitUntil([&] { return (r = curlHttps(a, kDashHost, root, "/api/edge/status", admin)).status == 200; },
                                  20s, 200ms))
       << "curl exit " << r.exitCode << " " << testing::readFile(a.service.log);
   const auto status = nlohmann::json::parse(r.body);

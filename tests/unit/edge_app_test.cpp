@@ -267,10 +267,12 @@ TEST_F(SystemRouteTest, EdgeStatusAndStaticFilesAreAnsweredInProcess) {
   const auto status = handle("GET", "/api/edge/status");
   EXPECT_EQ(status.status, 200);
   EXPECT_EQ(*status.body, R"({"node":"n"})");
+  EXPECT_TRUE(status.dashboardUsersOnly) << "the data plane checks the session before sending it";
   EXPECT_EQ(handle("DELETE", "/api/edge/status").status, 405);
 
   const auto page = handle("GET", "/settings");
   EXPECT_EQ(page.status, 200);
+  EXPECT_FALSE(page.dashboardUsersOnly) << "the login page must load without a session";
   EXPECT_EQ(*page.body, "<html>dash</html>");
   std::string etag;
   for (const auto& [k, v] : page.headers)
