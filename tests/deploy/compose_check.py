@@ -3,7 +3,13 @@
 `docker-compose -f FILE --env-file ENV config` prints), beyond what
 `config -q` validates. Called by compose_config_test.sh:
 
-  compose_check.py single|scale RESOLVED_YAML COMPOSE_FILE REPO_ROOT
+  compose_check.py single|scale RESOLVED_YAML COMPOSE_FILE REPO_ROOT [BASELINE_YAML]
+
+With BASELINE_YAML (the same file resolved with compose/.env.example as
+shipped), RESOLVED_YAML is the file resolved with every example value of
+.env.example uncommented: the stores' addresses must come out the same, since
+each compose file names its own NATS and Redis services and one .env serves
+both files.
 
 Errors name the compose file (and the service); exit 1 if any.
 """
@@ -19,6 +25,7 @@ except ImportError:
     sys.exit(0)
 
 kind, resolved, compose_file, repo = sys.argv[1:5]
+baseline = sys.argv[5] if len(sys.argv) > 5 else None
 cfg = yaml.safe_load(open(resolved, encoding="utf-8"))
 services = cfg.get("services", {})
 errors = []
@@ -65,6 +72,55 @@ def ports(svc):
 def cmd(svc):
     c = services.get(svc, {}).get("command", [])
     return c if isinstance(c, list) else str(c).split()
+
+
+def volumes(svc):
+    """[(source, target, mode)] of a service's volumes, short or long syntax."""
+    out = []
+    for v in services.get(svc, {}).get("volumes", []) or []:
+        if isinstance(v, dict):
+            out.append((str(v.get("source", "")), str(v.get("target", "")), "ro" if v.get("read_only") else "rw"))
+        else:
+            parts = str(v).split(":")
+            out.append((parts[0], parts[1] if len(parts) > 1 else "", parts[2] if len(parts) > 2 else "rw"))
+    return out
+
+
+def conf_lines(path):
+    """The directives of a redis.conf / sentinel.conf, comments dropped."""
+    return [l.strip() for l in open(path, encoding="utf-8") if l.strip() and not l.lstrip().startswith("#")]
+
+
+def copied_config(svc, conf, template_name=None):
+    """Checks that svc runs on /data/<conf>, copied from a template in
+    deploy/redis/ (mounted at /etc/proxyos/<conf>) only when the volume has
+    none yet; returns the template's path, or None."""
+    c = cmd(svc)
+    line = c[2] if len(c) == 3 and c[:2] == ["sh", "-c"] else " ".join(c)
+    if not re.search(rf"\[ -f /data/{re.escape(conf)} \] \|\|", line) or f"/etc/proxyos/{conf}" not in line:
+        err(svc, f"does not copy /etc/proxyos/{conf} to /data/{conf} on first start only "
+                 f"([ -f /data/{conf} ] || ...): a later start would undo what Sentinel rewrote", "command")
+    if not re.search(rf"\bexec docker-entrypoint\.sh redis-server /data/{re.escape(conf)}\b", line):
+        err(svc, f"does not run redis-server on /data/{conf} (through docker-entrypoint.sh)", "command")
+    vols = volumes(svc)
+    if not any(t == "/data" and not s_.startswith(("/", ".")) for s_, t, _ in vols):
+        err(svc, "has no named volume at /data (its config file must survive the container)", "volumes")
+    tmpl = [(s_, m) for s_, t, m in vols if t == f"/etc/proxyos/{conf}"]
+    if len(tmpl) != 1:
+        err(svc, f"mounts no template at /etc/proxyos/{conf}", "volumes")
+        return None
+    src, mode = tmpl[0]
+    if mode != "ro":
+        err(svc, f"mounts its template {src} writable (:ro)", "volumes")
+    path = src if os.path.isabs(src) else os.path.join(os.path.dirname(compose_file), src)
+    if os.path.dirname(os.path.realpath(path)) != os.path.realpath(os.path.join(repo, "deploy", "redis")):
+        err(svc, f"its template {src} is not in deploy/redis/", "volumes")
+    if template_name and os.path.basename(path) != template_name:
+        err(svc, f"its template is {os.path.basename(path)}, expected {template_name}", "volumes")
+    if not os.path.exists(path):
+        err(svc, f"its template {src} does not exist", "volumes")
+        return None
+    return path
 
 
 def dockerfile_stages(path):
@@ -191,9 +247,72 @@ else:
             err(n, f"PROXYOS_REDIS_SENTINEL={e.get('PROXYOS_REDIS_SENTINEL')!r} names no sentinel service", "PROXYOS_REDIS_SENTINEL")
         if not e.get("PROXYOS_REDIS_MASTER"):
             err(n, "PROXYOS_REDIS_MASTER is empty", "PROXYOS_REDIS_MASTER")
-    replica = [c for c in cmd("redis-replica")]
-    if "--replicaof" not in replica:
-        err("redis-replica", "is not a replica (--replicaof redis-primary 6379)", "command")
+    # Redis: each instance runs on a config file in its volume, from a
+    # template; roles only in the templates, never on a command line (Sentinel
+    # could not persist a failover over a command-line --replicaof).
+    for n, s_ in services.items():
+        for w in cmd(n):
+            if re.search(r"--(replicaof|slaveof)\b", w):
+                err(n, "sets --replicaof on its command line: after a failover a restart would undo "
+                       "Sentinel's choice (put replicaof in the replica's template instead)", "command")
+    for n in ("redis-primary", "redis-replica"):
+        if n not in services:
+            err(None, f"no service named {n}")
+            continue
+        if not services[n].get("healthcheck"):
+            err(n, "has no healthcheck")
+        path = copied_config(n, "redis.conf", f"{n}.conf")
+        if not path:
+            continue
+        lines = conf_lines(path)
+        relp = os.path.relpath(path, repo)
+        if "appendonly yes" not in lines:
+            errors.append(f"{relp}:1: AOF is not on (appendonly yes)")
+        if "dir /data" not in lines:
+            errors.append(f"{relp}:1: no 'dir /data' (the volume)")
+        if f"replica-announce-ip {n}" not in lines:
+            errors.append(f"{relp}:1: no 'replica-announce-ip {n}' (Sentinel would hand out a container address)")
+        replicaof = [l for l in lines if re.match(r"(replicaof|slaveof)\s", l)]
+        if n == "redis-replica" and replicaof != ["replicaof redis-primary 6379"]:
+            errors.append(f"{relp}:1: the replica's first configuration must say 'replicaof redis-primary 6379' (has {replicaof})")
+        if n == "redis-primary" and replicaof:
+            errors.append(f"{relp}:1: the primary's template says {replicaof[0]!r}")
+    # Sentinels: same pattern; they start without Redis and are healthy only
+    # when they name a primary that answers as one.
+    sentinels_svc = sorted(n for n in services if re.fullmatch(r"sentinel-\d+", n))
+    if len(sentinels_svc) != 3:
+        err(None, f"expected three Sentinels sentinel-1..3, found {sentinels_svc}")
+    monitored = None
+    for n in sentinels_svc:
+        path = copied_config(n, "sentinel.conf", "sentinel.conf")
+        if path:
+            m = [l.split() for l in conf_lines(path) if l.startswith("sentinel monitor ")]
+            monitored = m[0][2] if m and len(m[0]) >= 4 else None
+            if not m or m[0][3:5] != ["redis-primary", "6379"]:
+                errors.append(f"{os.path.relpath(path, repo)}:1: no 'sentinel monitor <name> redis-primary 6379 <quorum>'")
+        if "--sentinel" not in cmd(n)[-1]:
+            err(n, "does not run redis-server --sentinel", "command")
+        for dep in (services[n].get("depends_on") or {}):
+            if dep.startswith("redis-"):
+                err(n, f"depends on {dep}: with that instance lost the Sentinels (and everything after them) would never start", "depends_on")
+        test = " ".join(((services[n].get("healthcheck") or {}).get("test")) or [])
+        if "get-master-addr-by-name" not in test or "role" not in test:
+            err(n, "its healthcheck does not check that it names a primary that answers ROLE as one "
+                   "(sentinel get-master-addr-by-name, then role)", "healthcheck")
+        elif monitored and f"get-master-addr-by-name {monitored}" not in test:
+            err(n, f"its healthcheck asks for another master than {monitored}", "healthcheck")
+    for n in proxyos:
+        deps = services[n].get("depends_on") or {}
+        for r in ("redis-primary", "redis-replica"):
+            if r in deps:
+                err(n, f"depends on {r}: `up` would wait for ever when that instance is lost; "
+                       "depend on the Sentinels being healthy", "depends_on")
+        for sn in sentinels_svc:
+            if sn not in deps:
+                err(n, f"does not wait for {sn} to be healthy", "depends_on")
+        if monitored and env(n).get("PROXYOS_REDIS_MASTER") != monitored:
+            err(n, f"PROXYOS_REDIS_MASTER={env(n).get('PROXYOS_REDIS_MASTER')!r}, but the Sentinels monitor {monitored!r}",
+                "PROXYOS_REDIS_MASTER")
     for n in ("auth", "route-registry", "sso-provider"):
         if ((services.get(n, {}).get("deploy") or {}).get("replicas") or services.get(n, {}).get("scale") or 1) < 2:
             err(n, "runs fewer than two replicas (deploy: replicas: 2)")
@@ -209,6 +328,22 @@ else:
         err("edge", f"haproxy checks port {m.group(1)} but PROXYOS_EDGE_ADMIN_LISTEN={admin!r}", "PROXYOS_EDGE_ADMIN_LISTEN")
     if "127.0.0.11" not in hcfg:
         errors.append("deploy/haproxy/haproxy.cfg:1: no resolvers section with Docker's DNS (127.0.0.11)")
+
+# One .env for both files: the stores' addresses must not follow it.
+STORE_VARS = ("PROXYOS_NATS_URL", "PROXYOS_NATS_REPLICAS", "PROXYOS_REDIS_URL",
+              "PROXYOS_REDIS_SENTINEL", "PROXYOS_REDIS_MASTER")
+if baseline:
+    base = yaml.safe_load(open(baseline, encoding="utf-8")).get("services", {})
+    for n in proxyos:
+        be = base.get(n, {}).get("environment", {}) or {}
+        if isinstance(be, list):
+            be = dict(x.split("=", 1) if "=" in x else (x, "") for x in be)
+        for var in STORE_VARS:
+            want = "" if be.get(var) is None else str(be.get(var))
+            got = env(n).get(var, "")
+            if got != want:
+                err(n, f"{var} follows compose/.env: {want!r} becomes {got!r} with .env.example's example "
+                       "values uncommented; this file must set it itself (one .env serves both compose files)", var)
 
 for e in errors:
     print(e, file=sys.stderr)

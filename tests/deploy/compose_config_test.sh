@@ -7,7 +7,10 @@
 #     the message that says how to set it; the scaled-out file also insists on
 #     PROXYOS_ADMIN_PASSWORD;
 #   - compose_check.py checks the resolved files' structure (health
-#     conditions, published ports, NATS routes, Sentinel, haproxy targets...).
+#     conditions, published ports, NATS routes, Sentinel, haproxy targets...);
+#   - one .env serves both files: with every example value of .env.example
+#     uncommented (single-node and scaled-out examples alike) each file still
+#     passes those checks and keeps its own stores' addresses.
 # The calls run with an empty environment so that a PROXYOS_* variable of the
 # caller cannot hide a missing setting.
 set -euo pipefail
@@ -40,6 +43,10 @@ grep -q "^PROXYOS_SECRET=${secret}\$" "$tmp/with-secret.env" \
   || fail "${example#"$repo"/}: no 'PROXYOS_SECRET=' line to fill in"
 cp "$tmp/with-secret.env" "$tmp/full.env"
 printf 'PROXYOS_ADMIN_PASSWORD=compose-config-test-pw\n' >>"$tmp/full.env"
+# ...and a user who uncommented every example line (last assignment wins).
+{ cat "$tmp/full.env"; sed -n 's/^#\(PROXYOS_[A-Z0-9_]*=\)/\1/p' "$example"; } >"$tmp/examples.env"
+grep -q '^PROXYOS_NATS_URL=' "$tmp/examples.env" \
+  || fail "${example#"$repo"/}: no '#PROXYOS_NATS_URL=' example line"
 
 for f in "${files[@]}"; do
   name="${f#"$repo"/}"
@@ -57,6 +64,12 @@ for f in "${files[@]}"; do
   python3 "${here}/compose_check.py" "$kind" "$tmp/resolved.yml" "$f" "$repo" \
     || fail "$name: structural checks failed (above)"
   echo "ok: $name structure ($kind)"
+
+  compose "$tmp/examples.env" "$f" config >"$tmp/examples.yml" 2>"$tmp/examples.err" \
+    || fail "$name: docker-compose config failed with .env.example's example values uncommented: $(cat "$tmp/examples.err")"
+  python3 "${here}/compose_check.py" "$kind" "$tmp/examples.yml" "$f" "$repo" "$tmp/resolved.yml" \
+    || fail "$name: with .env.example's example values uncommented (above)"
+  echo "ok: $name keeps its own stores with every example value of .env.example set"
 
   # Missing secret: .env.example as shipped has an empty PROXYOS_SECRET.
   if out="$(compose "$example" "$f" config -q 2>&1)"; then

@@ -9,6 +9,10 @@
 #     (redis-primary -> localhost, dir -> a temp dir); an unknown or malformed
 #     directive is a FATAL CONFIG FILE ERROR naming the line, and success is
 #     Sentinel's "+monitor master proxyos" log line.
+#   deploy/redis/redis-primary.conf, redis-replica.conf: redis_conf_test.sh
+#     runs the scaled-out compose file's Redis and Sentinel start-up lines on
+#     them (copy to the volume on first start only, CONFIG REWRITE, a
+#     failover's roles kept across restarts, the Sentinel healthcheck).
 set -euo pipefail
 
 here="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)"
@@ -68,6 +72,12 @@ if command -v redis-server >/dev/null 2>&1; then
   rm -rf -- "$tmp"
 else
   fail "redis-server is not installed (scripts/packages.txt lists it; run scripts/bootstrap)"
+fi
+
+if command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; then
+  bash "${here}/redis_conf_test.sh" || fail "deploy/redis/redis-*.conf with compose/docker-compose.scale.yml's Redis commands: see above"
+else
+  fail "redis-server or redis-cli is not installed (scripts/packages.txt lists redis-server, which brings redis-tools; run scripts/bootstrap)"
 fi
 
 (( status == 0 )) && echo "configs: OK"

@@ -4,8 +4,9 @@
 A reader follows install.md without guessing (issue #9), so every name its
 commands use is checked against the files:
   - repository paths (compose/…, deploy/…, scripts/…, services/…, docs/…) exist;
-  - `docker compose -f FILE … stop|start|logs|ps|up … SERVICE` and
-    `--scale SERVICE=N` name services of FILE (docker-compose config --services);
+  - `docker compose -f FILE … stop|start|logs|restart|up … SERVICE`,
+    `… exec|run [options] SERVICE …` and `--scale SERVICE=N` name services of
+    FILE (docker-compose config --services), in shell blocks and inline code;
   - Docker volumes (`-v NAME:/…`, `proxyos-…-data`) are volumes the compose
     files name;
   - systemd units (`proxyos-…` in systemctl/journalctl lines, `.service`,
@@ -13,7 +14,11 @@ commands use is checked against the files:
   - build targets (`--target …`) and `build-release/bin/…` binaries are
     executables the build defines (BINARY in services/*/CMakeLists.txt);
   - `PROXYOS_…` variables it mentions are documented in compose/.env.example
-    or deploy/systemd/proxyos.env.example.
+    or deploy/systemd/proxyos.env.example;
+  - the Sentinel master name in `sentinel get-master-addr-by-name|replicas|
+    failover NAME` is the one deploy/redis/sentinel.conf monitors;
+  - `KV_<bucket>` stream names are buckets the services create (a
+    "proxyos-…" string in services/ or shared/).
 Exits 1 with one line per mismatch.
 """
 import glob
@@ -71,11 +76,16 @@ def main():
     # 2. Compose services.
     compose_files = ("compose/docker-compose.yml", "compose/docker-compose.scale.yml")
     checked_services = 0
-    for line in lines:
+    # Options of exec/run/up that take a value (the next word is not a service).
+    with_value = {"-v", "--volume", "-e", "--env", "-w", "--workdir", "-u", "--user", "--entrypoint",
+                  "--name", "-p", "--publish", "-l", "--label", "--index", "--scale", "--env-file"}
+    for line in lines + spans:
         m = re.search(r"docker[ -]compose -f (\S+)(.*)", line)
         if not m:
             continue
         path, rest = m.group(1), m.group(2)
+        if path in ("…", "..."):  # prose: `docker-compose -f …`
+            continue
         if path not in compose_files:
             errors.append(f"`{line.strip()}` uses {path}, not one of {', '.join(compose_files)}")
             continue
@@ -87,15 +97,33 @@ def main():
                 checked_services += 1
                 if name not in services:
                     errors.append(f"--scale {name}: {path} has no service {name}")
-        for verb in ("stop", "start", "logs", "restart"):
-            if verb in words:
-                after = [w for w in words[words.index(verb) + 1:] if not w.startswith("-")]
-                for name in after:
-                    if name in ("|", "grep") or name.startswith("'"):
-                        break
-                    checked_services += 1
-                    if name not in services:
-                        errors.append(f"`{verb} {name}`: {path} has no service {name}")
+        # The compose verb is the first word after the global options.
+        i = 0
+        while i < len(words) and words[i].startswith("-"):
+            i += 2 if words[i] in ("--env-file", "-f", "-p", "--project-name", "--profile") else 1
+        verb = words[i] if i < len(words) else ""
+        rest_words = words[i + 1:]
+        names = []
+        j = 0
+        while j < len(rest_words):
+            w = rest_words[j]
+            if w in with_value:
+                j += 2
+                continue
+            if w.startswith("-"):
+                j += 1
+                continue
+            if w in ("|", "||", "&&", ";", ">", "grep") or w.startswith(("'", '"$', "$", "#", "(")):
+                break
+            names.append(w)
+            if verb in ("exec", "run"):
+                break  # then the command run in it
+            j += 1
+        if verb in ("stop", "start", "logs", "restart", "up", "exec", "run"):
+            for name in names:
+                checked_services += 1
+                if name not in services:
+                    errors.append(f"`{verb} {name}`: {path} has no service {name}")
 
     # 3. Volumes.
     volumes = set()
@@ -144,6 +172,23 @@ def main():
     for v in sorted(set(re.findall(r"\b(PROXYOS_[A-Z0-9_]+)\b", doc))):
         if v not in documented:
             errors.append(f"{v} is in install.md but in neither .env example")
+
+    # 7. The Sentinel master name.
+    monitor = re.search(r"^sentinel monitor (\S+) ", read("deploy/redis/sentinel.conf"), re.M)
+    for name in set(re.findall(r"sentinel (?:get-master-addr-by-name|replicas|failover) (\S+)", text)):
+        if not monitor or name != monitor.group(1):
+            errors.append(f"Sentinel master name {name} is not the one deploy/redis/sentinel.conf monitors "
+                          f"({monitor.group(1) if monitor else 'none'})")
+
+    # 8. Buckets (KV_<bucket> streams).
+    sources = glob.glob(os.path.join(ROOT, "services", "**", "*.[ch]*"), recursive=True)
+    sources += glob.glob(os.path.join(ROOT, "shared", "**", "*.[ch]*"), recursive=True)
+    literals = set()
+    for src in sources:
+        literals |= set(re.findall(r'"(proxyos-[a-z0-9-]+)"', open(src, encoding="utf-8", errors="replace").read()))
+    for bucket in sorted(set(re.findall(r"\bKV_(proxyos-[a-z0-9-]+)", doc))):
+        if bucket not in literals:
+            errors.append(f"stream KV_{bucket}: no bucket {bucket} in services/ or shared/")
 
     if errors:
         for e in dict.fromkeys(errors):
