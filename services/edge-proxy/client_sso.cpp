@@ -300,6 +300,12 @@ asio::awaitable<std::shared_ptr<const SessionVerdict>> ClientSession::sessionVer
     return std::make_shared<const SessionVerdict>(sso->authority.verify(value));
   });
   std::shared_ptr<const SessionVerdict> verdict = co_await std::move(lookup);
+  if (verdict->kind == SessionVerdict::Kind::Unavailable) {
+    // Redis is failing over (or down): a session seen valid moments ago
+    // goes on; one never seen fails closed.
+    if (auto last = sso->verdicts.lastValid(value)) co_return last;
+    co_return verdict;
+  }
   sso->verdicts.store(value, verdict, generation);
   co_return verdict;
 }

@@ -40,8 +40,9 @@ session::HandoffResult RedisSessionAuthority::redeem(std::string_view code, std:
                                userAgent);
 }
 
-SessionVerdicts::SessionVerdicts(const Clock& clock, std::chrono::milliseconds ttl, std::size_t maxEntries)
-    : clock_(clock), ttl_(ttl), maxEntries_(maxEntries) {}
+SessionVerdicts::SessionVerdicts(const Clock& clock, std::chrono::milliseconds ttl, std::size_t maxEntries,
+                                 std::chrono::milliseconds staleGrace)
+    : clock_(clock), ttl_(ttl), maxEntries_(maxEntries), staleGrace_(staleGrace) {}
 
 std::shared_ptr<const SessionVerdict> SessionVerdicts::find(std::string_view cookieValue) {
   const auto now = clock_.monotonic();
@@ -49,9 +50,18 @@ std::shared_ptr<const SessionVerdict> SessionVerdicts::find(std::string_view coo
   const auto it = entries_.find(cookieValue);
   if (it == entries_.end()) return nullptr;
   if (it->second.expires <= now) {
-    entries_.erase(it);
+    if (it->second.staleUntil <= now) entries_.erase(it);
     return nullptr;
   }
+  return it->second.verdict;
+}
+
+std::shared_ptr<const SessionVerdict> SessionVerdicts::lastValid(std::string_view cookieValue) {
+  const auto now = clock_.monotonic();
+  std::lock_guard lock(mu_);
+  const auto it = entries_.find(cookieValue);
+  if (it == entries_.end() || it->second.staleUntil <= now || it->second.verdict->kind != SessionVerdict::Kind::Valid)
+    return nullptr;
   return it->second.verdict;
 }
 
@@ -59,12 +69,14 @@ void SessionVerdicts::store(std::string_view cookieValue, std::shared_ptr<const 
                             std::uint64_t generation) {
   if (!verdict || verdict->kind == SessionVerdict::Kind::Unavailable) return;
   const auto expires = clock_.monotonic() + ttl_;
+  const auto staleUntil = verdict->kind == SessionVerdict::Kind::Valid ? expires + staleGrace_ : expires;
   std::lock_guard lock(mu_);
   if (generation != generation_) return;  // a revocation ran meanwhile: the verdict may predate it
   // A full cache starts over rather than tracking age: entries live two
-  // seconds, so it refills from the sessions actually in use.
+  // seconds (valid ones half a minute more for lastValid), so it refills
+  // from the sessions actually in use.
   if (entries_.size() >= maxEntries_) entries_.clear();
-  entries_[std::string(cookieValue)] = {std::move(verdict), expires};
+  entries_[std::string(cookieValue)] = {std::move(verdict), expires, staleUntil};
 }
 
 void SessionVerdicts::revoke(std::string_view id) {
@@ -121,7 +133,7 @@ void AllowCache::store(std::string key, std::shared_ptr<const CachedAllow> allow
 SsoContext::SsoContext(SessionAuthority& authority_, const Clock& clock, SsoSettings settings_, int workerThreads)
     : authority(authority_),
       settings(std::move(settings_)),
-      verdicts(clock, settings.verdictTtl, 100000),
+      verdicts(clock, settings.verdictTtl, 100000, settings.verdictStaleGrace),
       allows(clock, 100000),
       workers(static_cast<std::size_t>(workerThreads)) {}
 

@@ -83,15 +83,26 @@ class RedisSessionAuthority final : public SessionAuthority {
 
 /// Verdicts by cookie value, each kept `ttl`. Thread-safe.
 ///
+/// A Valid verdict is also kept `staleGrace` beyond its ttl, for one use
+/// only: lastValid(), when Redis cannot be asked (a Sentinel failover takes
+/// seconds). A session the edge saw valid moments ago keeps working through
+/// it; one it never saw still fails closed. Revocations drop the entry as
+/// ever (they arrive over NATS, and none can be written while Redis is down).
+///
 /// Revocation race: a lookup that started before a revocation may finish
 /// after it with a Valid verdict read from Redis before the revoke. store()
 /// therefore refuses a verdict when any revocation happened since the
 /// lookup began (`generation()` taken then): the next request asks again.
 class SessionVerdicts {
  public:
-  SessionVerdicts(const Clock& clock, std::chrono::milliseconds ttl, std::size_t maxEntries);
+  SessionVerdicts(const Clock& clock, std::chrono::milliseconds ttl, std::size_t maxEntries,
+                  std::chrono::milliseconds staleGrace = std::chrono::milliseconds{0});
 
+  /// The verdict while it is fresh (within its ttl).
   std::shared_ptr<const SessionVerdict> find(std::string_view cookieValue);
+  /// The last Valid verdict of this cookie, fresh or up to `staleGrace` past
+  /// its ttl; nullptr otherwise. Only for when Redis cannot be asked.
+  std::shared_ptr<const SessionVerdict> lastValid(std::string_view cookieValue);
   /// Unavailable verdicts are never stored.
   void store(std::string_view cookieValue, std::shared_ptr<const SessionVerdict> verdict, std::uint64_t generation);
   /// Drops the verdicts of session `id` and of sessions linked to it.
@@ -103,6 +114,7 @@ class SessionVerdicts {
   struct Entry {
     std::shared_ptr<const SessionVerdict> verdict;
     Clock::MonoTime expires;
+    Clock::MonoTime staleUntil;  // == expires unless Valid
   };
   // Looked up by the cookie's view: no string copy per request.
   struct StringHash {
@@ -112,6 +124,7 @@ class SessionVerdicts {
   const Clock& clock_;
   const std::chrono::milliseconds ttl_;
   const std::size_t maxEntries_;
+  const std::chrono::milliseconds staleGrace_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, Entry, StringHash, std::equal_to<>> entries_;
   std::uint64_t generation_ = 0;
@@ -151,6 +164,10 @@ struct SsoSettings {
   std::string cookieDomain;   // PROXYOS_COOKIE_DOMAIN ("" = none)
   std::chrono::seconds cookieMaxAge{30 * 24 * 3600};
   std::chrono::milliseconds verdictTtl{2000};
+  /// How long past verdictTtl a Valid verdict still serves while Redis
+  /// cannot be asked (SessionVerdicts::lastValid): a Sentinel failover with
+  /// deploy/redis/sentinel.conf's down-after 3 s takes about 5 s.
+  std::chrono::milliseconds verdictStaleGrace{30000};
 };
 
 /// Runs the blocking `fn` on `pool` and resumes the awaiting coroutine on

@@ -34,16 +34,22 @@ using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
 
 constexpr const char* kGood = "good-cookie";
+constexpr const char* kAlsoGood = "also-good-cookie";  // valid too, but not yet seen by the edge
 
-// Valid for kGood (session "s1"), invalid otherwise; slow enough that
-// concurrent misses overlap on the workers.
+// Valid for kGood and kAlsoGood (session "s1"), invalid otherwise, and
+// Unavailable for everything while `down` (Redis failing over); slow enough
+// that concurrent misses overlap on the workers.
 class ScriptedAuthority final : public SessionAuthority {
  public:
   SessionVerdict verify(std::string_view cookie) override {
     ++calls;
     std::this_thread::sleep_for(200us);
     SessionVerdict v;
-    if (cookie != kGood) return v;
+    if (down) {
+      v.kind = SessionVerdict::Kind::Unavailable;
+      return v;
+    }
+    if (cookie != kGood && cookie != kAlsoGood) return v;
     v.kind = SessionVerdict::Kind::Valid;
     v.sessionId = "s1";
     v.username = "alice";
@@ -56,14 +62,29 @@ class ScriptedAuthority final : public SessionAuthority {
     return {};
   }
   std::atomic<int> calls{0};
+  std::atomic<bool> down{false};
 };
 
 class SsoBuiltinEdgeTest : public ::testing::TestWithParam<int> {
  protected:
   void SetUp() override {
-    SsoSettings settings{"http://dash.test", "dash.test", ""};
-    settings.verdictTtl = 1ms;  // nearly every request misses the cache
-    sso_.emplace(authority_, SystemClock::instance(), settings, 2);
+    settings_.verdictTtl = 1ms;  // nearly every request misses the cache
+    sso_.emplace(authority_, SystemClock::instance(), settings_, 2);
+  }
+
+  /// One GET of app.test with `cookie` as the session, on a new connection: the status.
+  unsigned statusWith(const std::string& cookie) {
+    asio::io_context ioc;
+    tcp::socket s(ioc);
+    s.connect({asio::ip::make_address("127.0.0.1"), port_});
+    http::request<http::empty_body> req(http::verb::get, "/headers", 11);
+    req.set(http::field::host, "app.test");
+    req.set(http::field::cookie, "proxyos_session=" + cookie);
+    http::write(s, req);
+    boost::beast::flat_buffer buf;
+    http::response<http::string_body> res;
+    http::read(s, buf, res);
+    return res.result_int();
   }
   void TearDown() override { EXPECT_TRUE(edge_.stop()) << "connections still open 10 s after stop()"; }
 
@@ -91,6 +112,7 @@ class SsoBuiltinEdgeTest : public ::testing::TestWithParam<int> {
   }
 
   ScriptedAuthority authority_;
+  SsoSettings settings_{"http://dash.test", "dash.test", ""};
   std::optional<SsoContext> sso_;
   TableHolder tables_;
   NullProxyObserver observer_;
@@ -172,6 +194,27 @@ TEST_P(SsoBuiltinEdgeTest, RevocationClosesAnOpenWebSocketOfThatSession) {
   ws.read(buf, ec);  // returns when the edge closes the connection
   EXPECT_TRUE(ec) << "the WebSocket stayed open after its session was revoked";
   EXPECT_LT(std::chrono::steady_clock::now() - revokedAt, 1s);
+}
+
+// Redis failing over: a session this edge saw valid goes on for the grace
+// (docs/architecture.md), then fails closed; a session it never saw fails
+// closed at once (503, not 401: the store, not the user, is at fault).
+TEST_P(SsoBuiltinEdgeTest, WhileTheStoreIsDownOnlyASessionSeenValidGoesOnForTheGrace) {
+  settings_.verdictStaleGrace = 2s;
+  sso_.emplace(authority_, SystemClock::instance(), settings_, 2);
+  TestUpstream upstream("A");
+  start(upstream.url());
+  ASSERT_EQ(statusWith(kGood), 200u);
+  authority_.down = true;
+  const auto downAt = std::chrono::steady_clock::now();
+  EXPECT_EQ(statusWith(kGood), 200u) << "seen valid moments ago";
+  EXPECT_EQ(statusWith(kAlsoGood), 503u) << "never seen: fail closed";
+  EXPECT_EQ(statusWith("forged"), 503u);
+  ASSERT_TRUE(waitUntil([&] { return statusWith(kGood) == 503u; }, 10s)) << "the grace never ended";
+  EXPECT_GE(std::chrono::steady_clock::now() - downAt, 1s) << "the grace ended too early";
+  authority_.down = false;
+  EXPECT_EQ(statusWith(kGood), 200u);
+  EXPECT_EQ(statusWith(kAlsoGood), 200u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Threading, SsoBuiltinEdgeTest, ::testing::Values(1, 2),

@@ -41,6 +41,32 @@ TEST(SessionVerdictsTest, AVerdictLivesItsTtlThenIsAskedAgain) {
   EXPECT_EQ(verdicts.find("cookie-a"), nullptr) << "2 s at most";
 }
 
+// While Redis cannot be asked (a Sentinel failover), a session seen valid in
+// the last half minute goes on; nothing else does.
+TEST(SessionVerdictsTest, TheLastValidVerdictOutlivesItsTtlByTheGraceOnly) {
+  FakeClock clock;
+  SessionVerdicts verdicts(clock, 2000ms, 100, 30000ms);
+  verdicts.store("cookie-a", valid("s1"), verdicts.generation());
+  SessionVerdict invalid;  // e.g. expired: never served from the grace
+  verdicts.store("cookie-b", std::make_shared<const SessionVerdict>(invalid), verdicts.generation());
+  clock.advance(2000ms);
+  EXPECT_EQ(verdicts.find("cookie-a"), nullptr) << "past its ttl the store is asked again";
+  ASSERT_NE(verdicts.lastValid("cookie-a"), nullptr);
+  EXPECT_EQ(verdicts.lastValid("cookie-a")->sessionId, "s1");
+  EXPECT_EQ(verdicts.lastValid("cookie-b"), nullptr);
+  EXPECT_EQ(verdicts.lastValid("never-seen"), nullptr);
+  clock.advance(29999ms);
+  EXPECT_NE(verdicts.lastValid("cookie-a"), nullptr);
+  clock.advance(1ms);
+  EXPECT_EQ(verdicts.lastValid("cookie-a"), nullptr) << "ttl + grace at most";
+
+  // A revocation ends the grace at once.
+  verdicts.store("cookie-c", valid("s3"), verdicts.generation());
+  clock.advance(5000ms);
+  verdicts.revoke("s3");
+  EXPECT_EQ(verdicts.lastValid("cookie-c"), nullptr);
+}
+
 TEST(SessionVerdictsTest, RevocationDropsTheSessionAndItsLinkedSessionsOnly) {
   FakeClock clock;
   SessionVerdicts verdicts(clock, 2000ms, 100);
