@@ -4,25 +4,34 @@
 // sso-provider, two edges) started with PROXYOS_NATS_URL listing every node,
 // PROXYOS_NATS_REPLICAS=3, PROXYOS_REDIS_SENTINEL and PROXYOS_REDIS_MASTER.
 //
-// Client threads keep a steady load on a plain route through both edges
-// (keep-alive connections and a new connection per request), counting every
-// request that is not a 200 from the upstream, per edge and per phase. Then,
-// one after the other and with the load running all along:
-//   1. SIGKILL of a NATS node: the JetStream meta leader or the routes
-//      stream's leader, whichever hosts an edge's watch consumer (the meta
-//      leader first: no consumer can be recreated until a new one is
-//      elected, while writes go on at once; the stream leader makes writes
-//      wait for an election),
+// Two steady loads through both edges (keep-alive connections and a new
+// connection per request), each counting every request that is not a 200
+// from the upstream, per edge and per phase:
+//   - a plain route, which needs neither Redis nor NATS per request;
+//   - a built-in SSO route with a logged-in session's cookie (made at the
+//     start, confirmed on the replica with WAIT before the Redis kill): the
+//     edge checks the session in Redis (verdicts cached 2 s), and the
+//     upstream must get X-Auth-User.
+// Then, one after the other and with the loads running all along:
+//   1. SIGKILL of a NATS node that an edge's NATS connection is on (found in
+//      the nodes' /connz by the connection's name), preferring the
+//      JetStream meta leader, then the routes stream's leader, then a node
+//      hosting an edge's watch consumer,
 //   2. SIGKILL of the Redis primary (Sentinel promotes the replica),
 //   3. SIGKILL of one edge.
-// After each kill: zero failed requests at every surviving edge; a route
-// created after the kill (POST retried until 2xx; writes may answer 503
-// during an election) is served by every surviving edge within 5 s of the
-// 2xx; the rollout ledger (GET /api/routes/status) shows every surviving
-// edge at the current revision. A login made (and replicated) before the
-// Redis failover is still accepted after it, at auth and through both edges.
-// After the edge kill, the ledger drops the dead edge when its heartbeat's
-// TTL runs out.
+// After each kill: zero failed requests of either load at every surviving
+// edge; a route created after the kill (POST retried until 2xx) is served by
+// every surviving edge within 5 s of the 2xx, the edges that were connected
+// to the killed NATS node included; every answer to those POSTs other than
+// the 2xx is the registry's 503 with a JSON error body (the documented 409
+// for a write whose 503 left its outcome unknown aside), and none takes much
+// longer than the registry's ~10 s retry budget; each surviving edge reports
+// its config age in /status and /metrics, below 5 s once the route has
+// propagated; the rollout ledger (GET /api/routes/status) shows every
+// surviving edge at the current revision. A login made (and replicated)
+// before the Redis failover is still accepted after it, at auth and through
+// both edges. After the edge kill, the ledger drops the dead edge when its
+// heartbeat's TTL runs out.
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
@@ -84,6 +93,16 @@ const std::string kSsoHost = "sso.failover.test";      // built-in SSO: sessions
 const std::string kRoutesStream = "KV_proxyos-routes";
 constexpr auto kPropagationBound = 5s;        // acceptance 2
 constexpr auto kHeartbeatTtl = 15s;           // docs/architecture.md, "Edge heartbeats in Redis"
+// A registry write retries through a NATS leader election for this long
+// (shared/store/retry_policy.h, RetryPolicy::budget), then answers 503; its
+// last attempt may add one NATS request timeout (registry_app.cpp: 2 s).
+constexpr auto kRegistryRetryBudget = 10s;
+constexpr auto kNatsRequestTimeout = 2s;
+// Hang check of a single POST: the budget, a request timeout and a generous
+// margin. The client waits longer, so that a hang shows as a duration.
+constexpr auto kPostHangBound = kRegistryRetryBudget + kNatsRequestTimeout + 10s;
+constexpr auto kPostClientTimeout = 60s;
+constexpr double kConfigAgeBound = 5.0;       // seconds; the watch recovers within 5 s (issue #9)
 constexpr int kEdges = 2;
 constexpr int kKilledEdge = 1;
 
@@ -93,8 +112,17 @@ enum Phase : int { kBaseline, kNatsKilled, kRedisKilled, kEdgeKilled, kPhaseCoun
 const char* const kPhaseNames[kPhaseCount] = {"baseline", "nats-node-killed", "redis-primary-killed", "edge-killed"};
 
 // ---------------------------------------------------------------------------
-// The load: per edge, keep-alive threads and a new-connection thread, GET on
-// the plain route, each request attributed to the phase it started in.
+// A load: per edge, keep-alive threads and new-connection threads, GET on one
+// route, each request attributed to the phase it started in.
+
+/// What one load requests, and what counts as a success.
+struct LoadSpec {
+  std::string name;          // "plain", "sso": for the output
+  std::string host;
+  std::string target;        // "/status/200", "/headers"
+  std::string cookie;        // "" or "proxyos_session=<value>"
+  std::string expectedUser;  // "": any 200 from the upstream; else the X-Auth-User the upstream must receive
+};
 
 class Load {
  public:
@@ -102,14 +130,21 @@ class Load {
     std::uint64_t ok = 0;
     std::uint64_t failed = 0;
     double maxLatencyMs = 0;
+    double firstFailureMs = -1;  // since the phase began (the kill), by the request's start
+    double lastFailureMs = -1;
+    std::map<std::string, int> kinds;  // failures by kind ("status 503", "connection error")
     std::vector<std::string> samples;  // the first few failures, for the message
   };
 
-  Load(std::array<std::uint16_t, kEdges> ports, std::string host, std::string upstreamName)
-      : ports_(ports), host_(std::move(host)), upstreamName_(std::move(upstreamName)) {}
+  Load(std::array<std::uint16_t, kEdges> ports, LoadSpec spec, std::string upstreamName)
+      : ports_(ports), spec_(std::move(spec)), upstreamName_(std::move(upstreamName)) {
+    phaseStart_.fill(Steady::now());
+  }
   ~Load() { stop(); }
   Load(const Load&) = delete;
   Load& operator=(const Load&) = delete;
+
+  const LoadSpec& spec() const { return spec_; }
 
   void start(int keepAliveThreads, int freshThreads) {
     for (int e = 0; e < kEdges; ++e) {
@@ -123,7 +158,13 @@ class Load {
       if (t.joinable()) t.join();
     threads_.clear();
   }
-  void setPhase(Phase p) { phase_ = p; }
+  void setPhase(Phase p) {
+    {
+      std::lock_guard lock(mu_);
+      phaseStart_[p] = Steady::now();
+    }
+    phase_ = p;
+  }
 
   Tally tally(int edge, int phase) const {
     std::lock_guard lock(mu_);
@@ -134,7 +175,8 @@ class Load {
   static constexpr auto kPace = 10ms;  // between one thread's requests: a steady load, not a flood
   static constexpr std::chrono::seconds kRequestTimeout{5};
 
-  void record(int edge, int phase, const std::string& failure, Steady::duration took) {
+  void record(int edge, int phase, const std::string& kind, const std::string& failure, Steady::time_point start) {
+    const auto took = Steady::now() - start;
     std::lock_guard lock(mu_);
     auto& t = tallies_[edge][phase];
     t.maxLatencyMs = std::max(t.maxLatencyMs, ms(took));
@@ -143,12 +185,36 @@ class Load {
       return;
     }
     ++t.failed;
-    if (t.samples.size() < 8) t.samples.push_back(failure);
+    ++t.kinds[kind];
+    const double at = ms(start - phaseStart_[phase]);
+    if (t.firstFailureMs < 0) t.firstFailureMs = at;
+    t.lastFailureMs = std::max(t.lastFailureMs, at);
+    if (t.samples.size() < 8)
+      t.samples.push_back("[+" + std::to_string(static_cast<long>(at)) + " ms into the phase, took " +
+                          std::to_string(static_cast<long>(ms(took))) + " ms] " + failure);
   }
 
-  std::string check(int status, const std::string& upstream) const {
-    if (status == 200 && upstream == upstreamName_) return "";
-    return "status " + std::to_string(status) + ", X-Upstream '" + upstream + "'";
+  /// "" when the answer is a success; else what was wrong.
+  std::string check(int status, const std::string& upstream, const std::string& body) const {
+    if (status != 200 || upstream != upstreamName_) {
+      std::string out = "status " + std::to_string(status) + ", X-Upstream '" + upstream + "'";
+      if (status != 200 && !body.empty()) {
+        // An error page: its message paragraph, on one line.
+        std::string text = body.substr(body.find("<p>") == std::string::npos ? 0 : body.find("<p>"), 120);
+        std::replace(text.begin(), text.end(), '\n', ' ');
+        out += ", body: " + text;
+      }
+      return out;
+    }
+    if (spec_.expectedUser.empty()) return "";
+    const auto j = nlohmann::json::parse(body, nullptr, false);
+    const std::string user = j.is_object() && j.contains("headers") && j["headers"].is_object()
+                                 ? j["headers"].value("x-auth-user", "")
+                                 : "";
+    return user == spec_.expectedUser ? "" : "200, but the upstream got X-Auth-User '" + user + "'";
+  }
+  static std::string kindOf(int status) {
+    return status == 0 ? "connection error" : status == 200 ? "200 (wrong answer)" : "status " + std::to_string(status);
   }
 
   void keepAliveLoop(int edge) {
@@ -158,7 +224,7 @@ class Load {
     while (!stop_) {
       const int phase = phase_.load();
       const auto start = Steady::now();
-      std::string failure;
+      std::string failure, kind;
       try {
         if (!socket) {
           socket.emplace(ioc);
@@ -168,43 +234,48 @@ class Load {
           setsockopt(socket->native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
           buffer.clear();
         }
-        http::request<http::empty_body> req{http::verb::get, "/status/200", 11};
-        req.set(http::field::host, host_);
+        http::request<http::empty_body> req{http::verb::get, spec_.target, 11};
+        req.set(http::field::host, spec_.host);
+        if (!spec_.cookie.empty()) req.set(http::field::cookie, spec_.cookie);
         req.keep_alive(true);
         http::write(*socket, req);
         http::response<http::string_body> res;
         http::read(*socket, buffer, res);
-        failure = check(static_cast<int>(res.result_int()), std::string(res["X-Upstream"]));
+        const int status = static_cast<int>(res.result_int());
+        failure = check(status, std::string(res["X-Upstream"]), res.body());
+        kind = kindOf(status);
         if (!res.keep_alive()) socket.reset();
       } catch (const std::exception& ex) {
         failure = std::string("keep-alive connection: ") + ex.what();
+        kind = kindOf(0);
         socket.reset();
       }
-      if (!failure.empty()) failure = "[" + std::to_string(static_cast<long>(ms(Steady::now() - start))) + " ms] " + failure;
-      record(edge, phase, failure, Steady::now() - start);
+      record(edge, phase, kind, failure, start);
       std::this_thread::sleep_for(failure.empty() ? kPace : 100ms);  // pacing of the load
     }
   }
 
   void freshLoop(int edge) {
-    const std::string url = "http://127.0.0.1:" + std::to_string(ports_[edge]) + "/status/200";
+    const std::string url = "http://127.0.0.1:" + std::to_string(ports_[edge]) + spec_.target;
+    std::map<std::string, std::string> headers{{"Host", spec_.host}};
+    if (!spec_.cookie.empty()) headers["Cookie"] = spec_.cookie;
     while (!stop_) {
       const int phase = phase_.load();
       const auto start = Steady::now();
-      const auto r = httpRequest("GET", url, "", {{"Host", host_}}, kRequestTimeout);
-      std::string failure = r.status == 0 ? "new connection: " + r.error : check(r.status, r.header("x-upstream"));
-      if (!failure.empty()) failure = "[" + std::to_string(static_cast<long>(ms(Steady::now() - start))) + " ms] " + failure;
-      record(edge, phase, failure, Steady::now() - start);
+      const auto r = httpRequest("GET", url, "", headers, kRequestTimeout);
+      const std::string failure = r.status == 0 ? "new connection: " + r.error : check(r.status, r.header("x-upstream"), r.body);
+      record(edge, phase, kindOf(r.status), failure, start);
       std::this_thread::sleep_for(failure.empty() ? kPace : 100ms);  // pacing of the load
     }
   }
 
   const std::array<std::uint16_t, kEdges> ports_;
-  const std::string host_;
+  const LoadSpec spec_;
   const std::string upstreamName_;
   std::atomic<int> phase_{kBaseline};
   std::atomic<bool> stop_{false};
   mutable std::mutex mu_;
+  std::array<Steady::time_point, kPhaseCount> phaseStart_;
   Tally tallies_[kEdges][kPhaseCount];
   std::vector<std::thread> threads_;
 };
@@ -218,6 +289,10 @@ struct Creation {
   Steady::time_point at;  // when the 2xx arrived
   int attempts = 0;
   std::map<int, int> statuses;  // every answer seen, by status (0: no answer)
+  std::map<std::string, int> unavailableCodes;  // the 503s' error.code, counted
+  int unexpected = 0;  // answers other than 2xx, a 503 with a JSON error, or its documented 409
+  std::vector<std::string> unexpectedSamples;  // the first few of them
+  double longestAttemptMs = 0;  // the slowest single POST
   std::string lastError;
   bool foundAfterConflict = false;  // an attempt with an unknown outcome had gone through
 };
@@ -333,21 +408,46 @@ class FailoverTest : public ::testing::Test {
     return r.status == 200 && r.header("x-upstream") == upstream.name();
   }
 
+  static void noteUnexpected(Creation& c, std::string answer) {
+    if (c.unexpected++ < 5) c.unexpectedSamples.push_back(std::move(answer));
+  }
+
+  /// POSTs `route` until the registry answers 2xx (40 s at most). Every
+  /// other answer must be the registry's 503 with a JSON error body: what a
+  /// write answers once its own retries through a NATS leader election
+  /// (~10 s) are spent, or what any call answers while the session store
+  /// (Redis) fails over. The one exception is documented: a 503 for a write
+  /// that timed out leaves its outcome unknown, and if it was stored the
+  /// retry gets 409 domain_conflict for it (found by domain, and counted
+  /// from then). No single POST may take much longer than that retry budget
+  /// (a hang check, not a timing goal).
   Creation createRoute(const nlohmann::json& route, const std::string& domain) {
     Creation c;
     const auto deadline = Steady::now() + 40s;
+    bool outcomeUnknown = false;  // a previous attempt answered 503: it may have been stored
     while (Steady::now() < deadline) {
       ++c.attempts;
-      const auto r = api("POST", registry.base + "/api/routes", route.dump());
+      const auto sent = Steady::now();
+      const auto r = httpRequest("POST", registry.base + "/api/routes", route.dump(),
+                                 {{"Cookie", admin}, {"Origin", dashOrigin()}}, kPostClientTimeout);
+      const double took = ms(Steady::now() - sent);
+      c.longestAttemptMs = std::max(c.longestAttemptMs, took);
       ++c.statuses[r.status];
       if (r.status >= 200 && r.status < 300) {
         c.ok = true;
         c.at = Steady::now();
         c.id = r.json()["id"].get<std::string>();
-        return c;
+        break;
       }
       c.lastError = r.status == 0 ? r.error : std::to_string(r.status) + " " + r.body;
-      if (r.status == 409) {
+      const std::string code = r.errorCode();
+      const std::string answer = "attempt " + std::to_string(c.attempts) + " (" + std::to_string(static_cast<long>(took)) +
+                                 " ms): " + (r.status == 0 ? "no answer: " + r.error : std::to_string(r.status) + " " + r.body);
+      if (r.status == 503) {
+        if (code.empty()) noteUnexpected(c, answer + " (503 without a JSON error body)");
+        ++c.unavailableCodes[code.empty() ? "(no code)" : code];
+        outcomeUnknown = true;
+      } else if (r.status == 409 && outcomeUnknown && code == "domain_conflict") {
         // A 503 after a timed-out write leaves its outcome unknown; if it went
         // through, the retry conflicts with it (docs/architecture.md). Counted
         // from now, and said so in the output.
@@ -357,11 +457,22 @@ class FailoverTest : public ::testing::Test {
           c.foundAfterConflict = true;
           c.at = Steady::now();
           c.id = q.json()["routes"][0]["id"].get<std::string>();
-          return c;
+          break;
         }
+        noteUnexpected(c, answer + " (409, but no route has the domain: " + std::to_string(q.status) + " " +
+                               q.body + ")");
+      } else {
+        noteUnexpected(c, answer);
       }
       std::this_thread::sleep_for(100ms);  // pacing of the retries
     }
+    std::string unexpected;
+    for (const auto& u : c.unexpectedSamples) unexpected += "\n  " + u;
+    EXPECT_EQ(c.unexpected, 0) << domain << ": answers other than 2xx or the registry's 503 (JSON error), e.g.:"
+                               << unexpected;
+    EXPECT_LE(c.longestAttemptMs, ms(kPostHangBound))
+        << domain << ": a POST took " << c.longestAttemptMs << " ms, far beyond the registry's retry budget of "
+        << ms(kRegistryRetryBudget) << " ms";
     return c;
   }
 
@@ -380,9 +491,15 @@ class FailoverTest : public ::testing::Test {
     for (const auto& [status, n] : c.statuses) statuses += " " + std::to_string(status) + "x" + std::to_string(n);
     EXPECT_TRUE(c.ok) << label << ": no 2xx within 40 s; answers:" << statuses << "; last: " << c.lastError;
     if (!c.ok) return c;
-    std::printf("[ %s ] route %s: 2xx %.0f ms after %s, %d attempt(s), answers:%s%s\n", label.c_str(),
-                domain.c_str(), ms(c.at - killAt), since, c.attempts, statuses.c_str(),
-                c.foundAfterConflict ? " (409 for an earlier attempt that went through; timed from the 409)" : "");
+    std::string codes;
+    for (const auto& [code, n] : c.unavailableCodes) codes += " " + code + "x" + std::to_string(n);
+    std::printf("[ %s ] route %s: 2xx %.0f ms after %s, %d attempt(s), answers:%s%s; 503 codes:%s; slowest POST "
+                "%.0f ms\n",
+                label.c_str(), domain.c_str(), ms(c.at - killAt), since, c.attempts, statuses.c_str(),
+                c.foundAfterConflict ? " (409 for an earlier attempt that went through; timed from the 409)" : "",
+                codes.empty() ? " none" : codes.c_str(), c.longestAttemptMs);
+    RecordProperty(label + "_route_503s", c.statuses.count(503) ? c.statuses.at(503) : 0);
+    RecordProperty(label + "_route_slowest_post_ms", static_cast<int>(c.longestAttemptMs));
     std::set<int> pending(edges.begin(), edges.end());
     for (int e : edges) propagationMs[e] = -1;
     testing::waitUntil(
@@ -408,6 +525,54 @@ class FailoverTest : public ::testing::Test {
     }
     RecordProperty(label + "_route_2xx_after_kill_ms", static_cast<int>(ms(c.at - killAt)));
     return c;
+  }
+
+  /// What edge `e`'s admin listener says about how old its config is.
+  struct ConfigAge {
+    std::optional<double> status;  // /status config.ageSeconds
+    std::optional<double> metric;  // /metrics proxyos_edge_config_age_seconds
+    std::string source;            // /status config.source
+    bool natsConnected = false;    // /status config.natsConnected
+    std::string problem;           // why a value is missing
+  };
+  ConfigAge configAge(int e) {
+    ConfigAge a;
+    const auto st = httpRequest("GET", edge[e].base + "/status", "", {}, 5s);
+    const auto j = nlohmann::json::parse(st.body, nullptr, false);
+    if (st.status == 200 && j.is_object() && j.contains("config") && j["config"].is_object()) {
+      const auto& c = j["config"];
+      if (c.contains("ageSeconds") && c["ageSeconds"].is_number()) a.status = c["ageSeconds"].get<double>();
+      a.source = c.value("source", "");
+      a.natsConnected = c.value("natsConnected", false);
+    }
+    if (!a.status) a.problem += "/status: " + std::to_string(st.status) + " " + st.body.substr(0, 300) + "; ";
+    const auto metrics = httpRequest("GET", edge[e].base + "/metrics", "", {}, 5s);
+    std::istringstream lines(metrics.body);
+    for (std::string line; std::getline(lines, line);) {
+      // proxyos_edge_config_age_seconds{service="edge"} 0.42 (labels optional)
+      const std::string name = "proxyos_edge_config_age_seconds";
+      if (line.rfind(name, 0) != 0 || (line[name.size()] != ' ' && line[name.size()] != '{')) continue;
+      a.metric = std::stod(line.substr(line.rfind(' ') + 1));
+    }
+    if (!a.metric) a.problem += "/metrics: " + std::to_string(metrics.status) + ", no proxyos_edge_config_age_seconds";
+    return a;
+  }
+
+  /// After a phase's route has propagated: every edge in `edges` reports its
+  /// config age, in /status and in /metrics, and it is below 5 s (its watches
+  /// of both buckets hear from NATS again).
+  void checkConfigAge(const std::string& label, const std::vector<int>& edges) {
+    for (int e : edges) {
+      const auto a = configAge(e);
+      std::printf("[ %s ] %s config age: /status %.1f s, /metrics %.3f s (source %s, natsConnected %s)\n",
+                  label.c_str(), nodeId(e).c_str(), a.status.value_or(-1), a.metric.value_or(-1), a.source.c_str(),
+                  a.natsConnected ? "true" : "false");
+      RecordProperty(label + "_config_age_ms_" + nodeId(e), static_cast<int>(a.metric.value_or(-1) * 1000));
+      EXPECT_TRUE(a.status.has_value() && a.metric.has_value()) << label << ": " << nodeId(e) << ": " << a.problem;
+      EXPECT_LT(a.status.value_or(1e9), kConfigAgeBound) << label << ": " << nodeId(e) << " /status ageSeconds";
+      EXPECT_LT(a.metric.value_or(1e9), kConfigAgeBound) << label << ": " << nodeId(e) << " proxyos_edge_config_age_seconds";
+      EXPECT_EQ(a.source, "nats") << label << ": " << nodeId(e);
+    }
   }
 
   Ledger ledger() {
@@ -518,33 +683,57 @@ TEST_F(FailoverTest, NatsNodeRedisPrimaryAndAnEdgeDieUnderLoadWithoutAFailedRequ
     // No session: the edge's own 401 (a browser-less client).
     ASSERT_TRUE(testing::waitUntil([&] { return viaEdge(e, kSsoHost, "/headers").status == 401; }, 10s)) << nodeId(e);
   }
+  // The session the SSO load sends: made now, confirmed on the replica
+  // before the Redis primary dies (below).
+  const std::string loadSession = login();
+  ASSERT_FALSE(loadSession.empty());
+  const auto loadWho = sessionAtAuth(loadSession);
+  ASSERT_EQ(loadWho.status, 200) << loadWho.body;
+  const std::string loadSessionId = loadWho.json()["sessionId"].get<std::string>();
+  for (int e = 0; e < kEdges; ++e) {
+    const auto r = viaEdge(e, kSsoHost, "/headers", {{"Cookie", loadSession}});
+    ASSERT_EQ(r.status, 200) << nodeId(e) << ": " << r.body;
+  }
   waitLedgerInSync("setup", {nodeId(0), nodeId(1)}, Steady::now(), "both edges served the routes");
   std::printf("[ setup ] 3 NATS nodes, Redis primary + replica + Sentinel, 4 services, 2 edges ready in %.0f ms\n",
               ms(Steady::now() - setUpStart));
 
-  // --- Load, and a baseline with nothing killed.
-  Load load(edgePort, kPlainHost, upstream.name());
+  // --- The loads, and a baseline with nothing killed. The plain route needs
+  // neither Redis nor NATS per request; the SSO route has the edge check the
+  // session in Redis (a verdict is cached 2 s, so each edge looks it up
+  // again at least every 2 s, all through the Redis failover).
+  Load load(edgePort, {"plain", kPlainHost, "/status/200", "", ""}, upstream.name());
+  Load ssoLoad(edgePort, {"sso", kSsoHost, "/headers", loadSession, "admin"}, upstream.name());
   load.start(/*keepAliveThreads=*/2, /*freshThreads=*/1);
+  ssoLoad.start(/*keepAliveThreads=*/1, /*freshThreads=*/1);
+  const auto setPhase = [&](Phase p) {
+    load.setPhase(p);
+    ssoLoad.setPhase(p);
+  };
   const auto loadProgressed = [&](Phase phase, std::uint64_t atLeast, const std::vector<int>& edges) {
     return testing::waitUntil(
         [&] {
           for (int e : edges)
-            if (load.tally(e, phase).ok < atLeast) return false;
+            if (load.tally(e, phase).ok < atLeast || ssoLoad.tally(e, phase).ok < atLeast / 2) return false;
           return true;
         },
         20s);
   };
-  ASSERT_TRUE(loadProgressed(kBaseline, 100, {0, 1})) << "the load does not get through";
+  ASSERT_TRUE(loadProgressed(kBaseline, 100, {0, 1})) << "the loads do not get through";
   std::map<int, double> baselineMs;
   const auto baselineRoute =
       createAndPropagate("baseline", "baseline.failover.test", Steady::now(), {0, 1}, baselineMs, "the first POST");
   ASSERT_TRUE(baselineRoute.ok);
   waitLedgerInSync("baseline", {nodeId(0), nodeId(1)}, baselineRoute.at);
+  checkConfigAge("baseline", {0, 1});
 
-  // --- 1. A NATS node dies: the meta leader or the routes stream's leader,
-  // whichever also hosts an edge's watch consumer (meta leader first: the
-  // consumer cannot be recreated until a new meta leader is elected, while
-  // writes go on at once). With neither hosting one, the meta leader.
+  // --- 1. A NATS node dies: one that an edge's own NATS connection is on
+  // (found in each node's /connz by the connection's name,
+  // "proxyos-edge-<node id>"), so that the edge must reconnect and its
+  // watches move to another node. Among those, the JetStream meta leader
+  // first (no consumer can be recreated until a new one is elected, while
+  // writes go on at once), then the routes stream's leader (writes wait for
+  // an election), then a node hosting an edge's watch consumer.
   const auto streamLeader = cluster.streamLeader(kRoutesStream);
   const auto metaLeader = cluster.metaLeader();
   ASSERT_TRUE(streamLeader.has_value()) << "no leader for " << kRoutesStream;
@@ -553,29 +742,67 @@ TEST_F(FailoverTest, NatsNodeRedisPrimaryAndAnEdgeDieUnderLoadWithoutAFailedRequ
   const auto hostsConsumer = [&](int node) {
     return std::any_of(consumers.begin(), consumers.end(), [&](const auto& c) { return c.second == node; });
   };
-  const int natsVictim = hostsConsumer(*metaLeader) || !hostsConsumer(*streamLeader) ? *metaLeader : *streamLeader;
-  std::string consumerList;
+  const auto natsClientName = [](int e) { return "proxyos-edge-" + nodeId(e); };
+  std::map<int, std::vector<int>> edgesOnNode;  // node -> edges connected to it
+  for (int e = 0; e < kEdges; ++e) {
+    const auto nodes = cluster.nodesWithClient(natsClientName(e));
+    ASSERT_EQ(nodes.size(), 1u) << nodeId(e) << ": its NATS connection '" << natsClientName(e)
+                                << "' is not listed by exactly one node's /connz";
+    edgesOnNode[nodes.front()].push_back(e);
+    std::printf("[ nats ] %s's NATS connection is on node %d\n", nodeId(e).c_str(), nodes.front());
+  }
+  const auto candidate = [&](int node) { return edgesOnNode.count(node) > 0; };
+  int natsVictim = edgesOnNode.begin()->first;
+  if (candidate(*metaLeader)) {
+    natsVictim = *metaLeader;
+  } else if (candidate(*streamLeader)) {
+    natsVictim = *streamLeader;
+  } else {
+    for (const auto& [node, edges] : edgesOnNode)
+      if (hostsConsumer(node)) {
+        natsVictim = node;
+        break;
+      }
+  }
+  const std::vector<int> victimEdges = edgesOnNode.at(natsVictim);
+  std::string consumerList, victimEdgeList;
   int victimConsumers = 0;
   for (const auto& [name, node] : consumers) {
     consumerList += " " + name + "@node" + std::to_string(node);
     victimConsumers += node == natsVictim ? 1 : 0;
   }
+  for (int e : victimEdges) victimEdgeList += (victimEdgeList.empty() ? "" : ",") + nodeId(e);
   std::string roles;
   if (natsVictim == *metaLeader) roles += " JetStream meta leader,";
   if (natsVictim == *streamLeader) roles += " " + kRoutesStream + " stream leader,";
-  std::printf("[ nats ] killing node %d:%s hosting %d of the edges' %zu watch consumers (%s )\n", natsVictim,
-              roles.c_str(), victimConsumers, consumers.size(), consumerList.c_str());
+  std::printf("[ nats ] killing node %d:%s the NATS node of %s, hosting %d of the edges' %zu watch consumers (%s )\n",
+              natsVictim, roles.c_str(), victimEdgeList.c_str(), victimConsumers, consumers.size(),
+              consumerList.c_str());
+  RecordProperty("nats_victim_node", natsVictim);
+  RecordProperty("nats_victim_edges_connected", victimEdgeList);
   RecordProperty("nats_victim_is_meta_leader", natsVictim == *metaLeader ? 1 : 0);
   RecordProperty("nats_victim_is_stream_leader", natsVictim == *streamLeader ? 1 : 0);
   RecordProperty("nats_victim_watch_consumers", victimConsumers);
-  load.setPhase(kNatsKilled);
+  setPhase(kNatsKilled);
   const auto natsKilledAt = Steady::now();
   cluster.kill(natsVictim);
   std::printf("[ nats ] killed at %s\n", formatTime(SystemClock::instance().now()).c_str());
   std::map<int, double> natsMs;
   const auto natsRoute = createAndPropagate("nats", "nats.failover.test", natsKilledAt, {0, 1}, natsMs);
   ASSERT_TRUE(natsRoute.ok);
+  // The edges whose node died: reconnected to another node, and served the
+  // route written after the kill within 5 s of its 2xx (as every edge must).
+  for (int e : victimEdges) {
+    const auto now = cluster.nodesWithClient(natsClientName(e));
+    std::printf("[ nats ] %s (was on node %d) served the new route %.0f ms after the 2xx; its NATS connection is now "
+                "on node %d\n",
+                nodeId(e).c_str(), natsVictim, natsMs[e], now.empty() ? -1 : now.front());
+    EXPECT_EQ(now.size(), 1u) << nodeId(e) << " has not reconnected to a surviving NATS node";
+    EXPECT_GE(natsMs[e], 0) << nodeId(e) << ", connected to the killed node, never served the new route";
+    EXPECT_LE(natsMs[e], ms(kPropagationBound)) << nodeId(e) << ", connected to the killed node";
+  }
   waitLedgerInSync("nats", {nodeId(0), nodeId(1)}, natsRoute.at);
+  checkConfigAge("nats", {0, 1});
   std::printf("[ nats ] new stream leader: node %d, meta leader: node %d\n",
               cluster.streamLeader(kRoutesStream).value_or(-1), cluster.metaLeader().value_or(-1));
   EXPECT_TRUE(loadProgressed(kNatsKilled, 200, {0, 1}));
@@ -589,13 +816,18 @@ TEST_F(FailoverTest, NatsNodeRedisPrimaryAndAnEdgeDieUnderLoadWithoutAFailedRequ
   const auto adminWho = sessionAtAuth(admin);
   ASSERT_EQ(adminWho.status, 200) << adminWho.body;
   const std::string adminId = adminWho.json()["sessionId"].get<std::string>();
-  ASSERT_TRUE(testing::waitUntil(
-      [&] {
-        return replicaHas(session::RedisSessionStore::sessionKey(beforeId)) &&
-               replicaHas(session::RedisSessionStore::sessionKey(adminId));
-      },
-      5s))
-      << "the replica never got the sessions";
+  // Confirmed: a write of ours on the primary, then WAIT 1. Replication is
+  // one ordered stream, so once the replica acknowledged it, it has every
+  // earlier write too: the sessions of `before`, `admin` and the SSO load.
+  {
+    redis::Client onPrimary(testing::directRedis(primary.port()));
+    ASSERT_TRUE(onPrimary.command({"SET", "failover-test:fence", beforeId}).ok());
+    const auto acked = onPrimary.command({"WAIT", "1", "2000"});
+    ASSERT_TRUE(acked.ok()) << acked.error().message;
+    ASSERT_EQ(acked.value().integer, 1) << "WAIT 1: the replica did not acknowledge";
+  }
+  for (const auto& id : {beforeId, adminId, loadSessionId})
+    ASSERT_TRUE(replicaHas(session::RedisSessionStore::sessionKey(id))) << "the replica lacks session " << id;
   // The SSO route works through both edges (with the admin's session: the
   // edges cache verdicts for 2 s, so `before` is first shown to them after
   // the failover, when they must look it up on the promoted replica).
@@ -608,7 +840,7 @@ TEST_F(FailoverTest, NatsNodeRedisPrimaryAndAnEdgeDieUnderLoadWithoutAFailedRequ
   const std::string unconfirmed = login();
   ASSERT_FALSE(unconfirmed.empty());
 
-  load.setPhase(kRedisKilled);
+  setPhase(kRedisKilled);
   const auto redisKilledAt = Steady::now();
   primary.kill();
   std::map<int, double> redisMs;
@@ -617,6 +849,7 @@ TEST_F(FailoverTest, NatsNodeRedisPrimaryAndAnEdgeDieUnderLoadWithoutAFailedRequ
   EXPECT_EQ(testing::sentinelNames(sentinel->port(), kMaster), replica->address());
   EXPECT_EQ(testing::redisRoleAt(replica->port()), "master");
   waitLedgerInSync("redis", {nodeId(0), nodeId(1)}, redisRoute.at);
+  checkConfigAge("redis", {0, 1});
 
   // The login made before the failover still works: at auth, and through
   // both edges (the built-in provider's check runs in the edge).
@@ -648,7 +881,7 @@ TEST_F(FailoverTest, NatsNodeRedisPrimaryAndAnEdgeDieUnderLoadWithoutAFailedRequ
   EXPECT_TRUE(loadProgressed(kRedisKilled, 200, {0, 1}));
 
   // --- 3. An edge dies. Its heartbeat stays until its TTL runs out.
-  load.setPhase(kEdgeKilled);
+  setPhase(kEdgeKilled);
   const auto edgeKilledAt = Steady::now();
   edge[kKilledEdge].process.kill();
   long long ttlMs = -1;
@@ -670,6 +903,7 @@ TEST_F(FailoverTest, NatsNodeRedisPrimaryAndAnEdgeDieUnderLoadWithoutAFailedRequ
   // The survivor is at the new revision; the dead edge, while still listed,
   // is shown behind it.
   waitLedgerInSync("edge", {nodeId(0)}, lastRoute.at, "the route's 2xx", {nodeId(kKilledEdge)});
+  checkConfigAge("edge", {0});
   const auto behind = ledger();
   ASSERT_EQ(behind.status, 200) << behind.body;
   if (behind.applied.count(nodeId(kKilledEdge))) {
@@ -700,40 +934,62 @@ TEST_F(FailoverTest, NatsNodeRedisPrimaryAndAnEdgeDieUnderLoadWithoutAFailedRequ
   waitLedgerInSync("edge", {nodeId(0)}, edgeKilledAt, "the kill, once the dead edge had dropped out");
   EXPECT_TRUE(loadProgressed(kEdgeKilled, 200, {0}));
   load.stop();
+  ssoLoad.stop();
 
-  // --- The load's numbers: zero failures at every surviving edge, every phase.
-  std::printf("[ load ] %-22s %-7s %9s %7s %12s\n", "phase", "edge", "requests", "failed", "max latency");
-  for (int p = 0; p < kPhaseCount; ++p)
-    for (int e = 0; e < kEdges; ++e) {
-      const auto t = load.tally(e, p);
-      const bool survivor = !(p == kEdgeKilled && e == kKilledEdge);
-      std::printf("[ load ] %-22s %-7s %9llu %7llu %9.1f ms%s\n", kPhaseNames[p], nodeId(e).c_str(),
-                  static_cast<unsigned long long>(t.ok + t.failed), static_cast<unsigned long long>(t.failed),
-                  t.maxLatencyMs, survivor ? "" : "  (the killed edge: its failures show the count works)");
-      RecordProperty(std::string(kPhaseNames[p]) + "_" + nodeId(e) + "_requests", static_cast<int>(t.ok + t.failed));
-      RecordProperty(std::string(kPhaseNames[p]) + "_" + nodeId(e) + "_failed", static_cast<int>(t.failed));
-      if (!survivor) {
-        // The load kept hitting the dead edge: what it counted there shows
-        // that a failure is seen when there is one.
-        EXPECT_GT(t.failed, 0u) << "requests to the killed edge were not counted as failures";
-        if (!t.samples.empty()) std::printf("[ load ]   e.g. %s\n", t.samples.front().c_str());
-        continue;
+  // --- The loads' numbers: zero failures at every surviving edge, every phase.
+  for (const Load* l : {&load, &ssoLoad}) {
+    const std::string name = l->spec().name;
+    std::printf("[ load ] %-5s %-22s %-7s %9s %7s %12s\n", "load", "phase", "edge", "requests", "failed",
+                "max latency");
+    for (int p = 0; p < kPhaseCount; ++p)
+      for (int e = 0; e < kEdges; ++e) {
+        const auto t = l->tally(e, p);
+        const bool survivor = !(p == kEdgeKilled && e == kKilledEdge);
+        std::string kinds;
+        for (const auto& [kind, n] : t.kinds) kinds += " " + kind + " x" + std::to_string(n) + ",";
+        std::printf("[ load ] %-5s %-22s %-7s %9llu %7llu %9.1f ms%s", name.c_str(), kPhaseNames[p],
+                    nodeId(e).c_str(), static_cast<unsigned long long>(t.ok + t.failed),
+                    static_cast<unsigned long long>(t.failed), t.maxLatencyMs,
+                    survivor ? "" : "  (the killed edge: its failures show the count works)");
+        if (t.failed > 0)
+          std::printf(" [%s from +%.0f to +%.0f ms into the phase]", kinds.c_str(), t.firstFailureMs, t.lastFailureMs);
+        std::printf("\n");
+        const std::string prefix = (name == "plain" ? "" : name + "_") + kPhaseNames[p] + "_" + nodeId(e);
+        RecordProperty(prefix + "_requests", static_cast<int>(t.ok + t.failed));
+        RecordProperty(prefix + "_failed", static_cast<int>(t.failed));
+        if (!survivor) {
+          // The load kept hitting the dead edge: what it counted there shows
+          // that a failure is seen when there is one.
+          EXPECT_GT(t.failed, 0u) << name << ": requests to the killed edge were not counted as failures";
+          if (!t.samples.empty()) std::printf("[ load ]   e.g. %s\n", t.samples.front().c_str());
+          continue;
+        }
+        std::string samples;
+        for (const auto& sample : t.samples) samples += "\n  " + sample;
+        EXPECT_EQ(t.failed, 0u) << name << " load, " << kPhaseNames[p] << " at " << nodeId(e) << ":" << samples;
+        EXPECT_GT(t.ok, 0u) << name << " load, " << kPhaseNames[p] << " at " << nodeId(e);
       }
-      std::string samples;
-      for (const auto& s : t.samples) samples += "\n  " + s;
-      EXPECT_EQ(t.failed, 0u) << kPhaseNames[p] << " at " << nodeId(e) << ":" << samples;
-      EXPECT_GT(t.ok, 0u) << kPhaseNames[p] << " at " << nodeId(e);
-    }
-  // What the edges' watches of the routes bucket went through (their logs).
+  }
+  // What the edges' watches of the routes bucket went through, and the SSO
+  // checks they answered 503 because Redis could not be asked (their logs).
   for (int e = 0; e < kEdges; ++e) {
     std::istringstream lines(testing::readFile(edgeLog(e)));
+    int storeUnavailable = 0;
+    std::string firstUnavailable, lastUnavailable;
     for (std::string line; std::getline(lines, line);) {
       const auto j = nlohmann::json::parse(line, nullptr, false);
       const std::string msg = j.is_object() && j.contains("msg") && j["msg"].is_string() ? j["msg"].get<std::string>() : line;
       const std::string time = j.is_object() && j.contains("time") && j["time"].is_string() ? j["time"].get<std::string>() : "";
       if (msg.find("proxyos-routes") != std::string::npos && msg.find("watch") != std::string::npos)
         std::printf("[ watch ] %s %s: %s\n", time.c_str(), nodeId(e).c_str(), msg.c_str());
+      if (msg.find("session store is unavailable") != std::string::npos) {
+        if (storeUnavailable++ == 0) firstUnavailable = time;
+        lastUnavailable = time;
+      }
     }
+    if (storeUnavailable > 0)
+      std::printf("[ sso ] %s logged \"the session store is unavailable; answering 503\" %d time(s), %s to %s\n",
+                  nodeId(e).c_str(), storeUnavailable, firstUnavailable.c_str(), lastUnavailable.c_str());
   }
 
   std::printf("[ total ] %.0f ms, set-up included\n", ms(Steady::now() - setUpStart));

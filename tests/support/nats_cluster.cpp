@@ -219,6 +219,23 @@ std::map<std::string, int> NatsCluster::consumerHosts(const std::string& stream)
   return out;
 }
 
+std::vector<int> NatsCluster::nodesWithClient(const std::string& name) {
+  std::vector<int> out;
+  for (int i = 0; i < size(); ++i) {
+    if (!running(i)) continue;
+    const auto reply = monitorGet(monitorPort(i), "/connz?limit=10000");
+    if (!statusIs200(reply)) continue;
+    const auto doc = nlohmann::json::parse(bodyOf(*reply), nullptr, false);
+    if (doc.is_discarded() || !doc.contains("connections") || !doc["connections"].is_array()) continue;
+    for (const auto& c : doc["connections"])
+      if (c.value("name", "") == name) {
+        out.push_back(i);
+        break;
+      }
+  }
+  return out;
+}
+
 std::string NatsCluster::logTail(int i, size_t maxBytes) const {
   return nodes_.at(static_cast<size_t>(i))->server->logTail(maxBytes);
 }

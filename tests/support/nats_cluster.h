@@ -68,6 +68,10 @@ class NatsCluster {
   /// Every consumer of `stream` a running node reports, by name, with the
   /// node hosting it (its leader; -1 when that node is unknown or not running).
   std::map<std::string, int> consumerHosts(const std::string& stream);
+  /// The running nodes on which a client connection named `name` (the name
+  /// it sent in CONNECT: natsOptions_SetName) is open, as each node's
+  /// monitoring endpoint (/connz) lists it; in node order.
+  std::vector<int> nodesWithClient(const std::string& name);
   /// The end of node i's log, for failure messages.
   std::string logTail(int i, size_t maxBytes = 3000) const;
 
