@@ -4,6 +4,7 @@
 
 #include <condition_variable>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 
@@ -283,6 +284,20 @@ TEST_F(SystemRouteTest, EdgeStatusAndStaticFilesAreAnsweredInProcess) {
   EXPECT_EQ(again.body, nullptr);
   EXPECT_EQ(handle("POST", "/index.html").status, 405);
   EXPECT_EQ(handle("GET", "/missing.css").status, 404);
+}
+
+TEST_F(SystemRouteTest, PagesCarryAStrictContentSecurityPolicy) {
+  for (const auto& answer : {handle("GET", "/login"), handle("GET", "/assets/app.js")}) {
+    std::map<std::string, std::string> headers(answer.headers.begin(), answer.headers.end());
+    EXPECT_EQ(headers["X-Frame-Options"], "DENY");
+    EXPECT_EQ(headers["X-Content-Type-Options"], "nosniff");
+    const std::string& csp = headers["Content-Security-Policy"];
+    // Only the dashboard's own files run: no inline script or style, no other origin, no framing.
+    for (const char* directive : {"default-src 'self'", "script-src 'self';", "style-src 'self';", "connect-src 'self'",
+                                  "frame-ancestors 'none'", "base-uri 'none'", "object-src 'none'"})
+      EXPECT_NE(csp.find(directive), std::string::npos) << directive << " missing from: " << csp;
+    EXPECT_EQ(csp.find("unsafe-inline"), std::string::npos) << csp;
+  }
 }
 
 }  // namespace
