@@ -12,10 +12,13 @@ export class Form {
    * @param {boolean} o.readOnly  render values only: no editing, no submit
    * @param {string} o.fieldPrefix  stripped from error paths ("provider.")
    * @param {(form: Form) => void} o.onSubmit
+   * @param {object} o.aliases  API field -> control name, for a control that
+   *   shows a field the other way round (an "Enabled" box for `disabled`)
    */
-  constructor({ readOnly = false, fieldPrefix = '', onSubmit = null, label = '' } = {}) {
+  constructor({ readOnly = false, fieldPrefix = '', onSubmit = null, label = '', aliases = {} } = {}) {
     this.readOnly = readOnly;
     this.fieldPrefix = fieldPrefix;
+    this.aliases = aliases;
     this.fields = new Map();
     this.alert = h('div', { class: 'alert', role: 'alert', hidden: true });
     this.body = h('div', { class: 'form-fields' });
@@ -150,7 +153,8 @@ export class Form {
     // Longest registered prefix ending at a '.' or '[' boundary.
     for (let end = p.length; end > 0; end -= 1) {
       if (end === p.length || p[end] === '.' || p[end] === '[') {
-        const name = p.slice(0, end);
+        const field = p.slice(0, end);
+        const name = Object.hasOwn(this.aliases, field) ? this.aliases[field] : field;
         if (this.fields.has(name)) return { name, rest: p.slice(end), path: p };
       }
     }

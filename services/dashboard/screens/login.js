@@ -8,6 +8,13 @@ import { Form, busy } from '../forms.js';
 /** Causes that make every login fail however often it is retried. */
 const BLOCKING = new Set(['secure_cookie_over_http', 'host_mismatch']);
 
+/**
+ * The browser still holds a cookie the server refuses: a session that ended
+ * (revoked, expired, or signed with a secret since rotated away). Worth a
+ * calm word on why the user is here; a fresh login fixes it.
+ */
+const ENDED = new Set(['session_revoked', 'session_expired', 'unknown_signing_secret', 'invalid_signature', 'malformed_cookie']);
+
 /** PROXYOS_URL's origin: `expected.origin` if the server gives it, else from its message. */
 function expectedOrigin(d) {
   const expected = d.expected || {};
@@ -96,6 +103,7 @@ export async function render(main, { params, navigate, setSession }) {
   const rd = params.get('rd') || '';
   const heading = h('h1', { tabindex: '-1' }, 'Sign in to ProxyOS');
   const notice = h('div', { class: 'alert alert-warning', role: 'alert', hidden: true, id: 'login-diagnosis' });
+  const ended = h('p', { class: 'notice', role: 'status', hidden: true, id: 'login-session-ended' });
   const form = new Form({ label: 'Sign in', onSubmit: submit });
   form.add(
     form.text('username', 'Username', { autocomplete: 'username', required: true, autocapitalize: 'none' }),
@@ -103,7 +111,7 @@ export async function render(main, { params, navigate, setSession }) {
   );
   const button = h('button', { type: 'submit' }, 'Sign in');
   form.actions(button);
-  replace(main, h('div', { class: 'login-card' }, heading, notice, form.el));
+  replace(main, h('div', { class: 'login-card' }, heading, notice, ended, form.el));
   document.title = 'Sign in · ProxyOS';
 
   // Already signed in (e.g. back button): go on.
@@ -117,11 +125,15 @@ export async function render(main, { params, navigate, setSession }) {
     // not signed in: the form it is
   }
 
-  // Tell the user before they try, when the cookie cannot possibly stick.
+  // Tell the user before they try when the cookie cannot possibly stick, or
+  // why the session they had no longer works.
   const before = await diagnose();
   if (before && BLOCKING.has(before.cause)) {
     replace(notice, ...explain(before));
     notice.hidden = false;
+  } else if (before && ENDED.has(before.cause)) {
+    ended.textContent = before.message;
+    ended.hidden = false;
   }
   form.control('username').focus();
 
@@ -163,6 +175,7 @@ export async function render(main, { params, navigate, setSession }) {
         const explanation = d ? explain(d, true) : [`The password was accepted, but the session does not work: ${e.message}`];
         form.showAlert(h('p', {}, h('strong', {}, 'Signed in, but your browser did not keep the session. ')), h('p', {}, ...explanation));
         notice.hidden = true;
+        ended.hidden = true;
         return;
       }
       setSession(s);

@@ -22,17 +22,28 @@ const EMPTY = {
 
 const headerLines = (set) => Object.entries(set || {}).map(([k, v]) => `${k}: ${v}`).join('\n');
 
-/** "Name: value" lines -> {Name: value}; a line without ':' is reported. */
+/**
+ * "Name: value" lines -> {Name: value}. A line without ':' is reported, and so
+ * is a name given twice: the object would silently keep only the last value.
+ */
 function parseHeaderLines(text, field) {
   const set = {};
   const problems = [];
+  const lineOf = new Map(); // lower-case name -> line: header names are case-insensitive
   splitLines(text).forEach((line, i) => {
     const colon = line.indexOf(':');
     if (colon <= 0) {
       problems.push({ field, message: `Line ${i + 1} (“${line}”): write it as Name: value.` });
       return;
     }
-    set[line.slice(0, colon).trim()] = line.slice(colon + 1).trim();
+    const name = line.slice(0, colon).trim();
+    const key = name.toLowerCase();
+    if (lineOf.has(key)) {
+      problems.push({ field, message: `Line ${i + 1}: “${name}” is already set on line ${lineOf.get(key)}; give each header one line.` });
+      return;
+    }
+    lineOf.set(key, i + 1);
+    set[name] = line.slice(colon + 1).trim();
   });
   return { set, problems };
 }

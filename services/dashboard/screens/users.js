@@ -119,7 +119,8 @@ export async function render(root, ctx) {
   function openUserForm(user) {
     const isNew = !user;
     const title = isNew ? 'New user' : `Edit user ${user.username}`;
-    const form = new Form({ onSubmit: save, label: title });
+    // The box says "Enabled" but the API field is `disabled`: its errors go there.
+    const form = new Form({ onSubmit: save, label: title, aliases: { disabled: 'enabled' } });
     const existing = groups.map((g) => g.name).join(', ');
     form.add(
       form.text('username', 'Username', { value: isNew ? '' : user.username, autocomplete: 'off', autocapitalize: 'none' }),
