@@ -92,7 +92,8 @@ class KvBucket final : public KvStore {
   Result<kvStore*> store();
   Result<kvStore*> bindOrCreate();
   /// An existing bucket with fewer replicas than `config_.replicas` is raised
-  /// to that count (a single-node install grown to a cluster); one with more
+  /// to that count (made in the cluster while PROXYOS_NATS_REPLICAS was
+  /// missing; a single server's data moves by backup and restore); one with more
   /// is left as it is: a service left at the default 1 must not take copies
   /// away from a cluster. Failures are logged; the bucket stays usable.
   void raiseReplicas();
