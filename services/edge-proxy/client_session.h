@@ -72,10 +72,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
                                                     const MatchedRoute& match, const SsoRequestFacts& facts);
   boost::asio::awaitable<SsoResult> enforceBuiltin(RequestParser& parser, AccessRecord& record,
                                                    const MatchedRoute& match, const SsoRequestFacts& facts);
-  /// The verdict on the request's session cookie, from the edge's cache or
-  /// Redis (asked on a worker thread); nullptr when there is no cookie.
-  /// `core_->sso` must be set.
-  boost::asio::awaitable<std::shared_ptr<const SessionVerdict>> sessionVerdict(const RequestParser& parser);
+  /// The verdict on a session cookie the edge's cache has no fresh verdict
+  /// for: Redis is asked on a worker thread (the last valid verdict stands
+  /// in while Redis cannot be asked). Callers try `sso->verdicts.find()`
+  /// first, so a cache hit costs no coroutine. `core_->sso` must be set.
+  boost::asio::awaitable<std::shared_ptr<const SessionVerdict>> askSessionStore(std::string_view cookie);
   /// A system answer for dashboard users only: nullopt when the session is an
   /// admin's or a viewer's, otherwise the JSON error it wrote.
   boost::asio::awaitable<SsoResult> requireDashboardUser(RequestParser& parser, AccessRecord& record);

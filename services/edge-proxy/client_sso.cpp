@@ -203,7 +203,9 @@ asio::awaitable<ClientSession::SsoResult> ClientSession::enforceBuiltin(RequestP
     co_return co_await redeemCallback(parser, record, host, facts);
 
   const auto start = core_->clock.monotonic();
-  const std::shared_ptr<const SessionVerdict> verdict = co_await sessionVerdict(parser);
+  const std::string_view cookie = cookieValue(parser.get(), session::kCookieName);
+  std::shared_ptr<const SessionVerdict> verdict = cookie.empty() ? nullptr : sso->verdicts.find(cookie);
+  if (!verdict && !cookie.empty()) verdict = co_await askSessionStore(cookie);
   const auto latency = since(core_->clock, start);
   if (verdict && verdict->kind == SessionVerdict::Kind::Unavailable) {
     core_->observer.onSsoCheck(provider.id, SsoOutcome::Error, latency);
@@ -284,11 +286,8 @@ asio::awaitable<bool> ClientSession::redeemCallback(RequestParser& parser, Acces
   co_return co_await respond(parser, record, 302, kHtml, "", &headers);
 }
 
-asio::awaitable<std::shared_ptr<const SessionVerdict>> ClientSession::sessionVerdict(const RequestParser& parser) {
+asio::awaitable<std::shared_ptr<const SessionVerdict>> ClientSession::askSessionStore(std::string_view cookie) {
   SsoContext* sso = core_->sso;
-  const std::string_view cookie = cookieValue(parser.get(), session::kCookieName);
-  if (cookie.empty()) co_return nullptr;
-  if (auto cached = sso->verdicts.find(cookie)) co_return cached;
   // Redis is asked on a worker thread; this coroutine resumes on its own
   // strand when the answer is in.
   const auto generation = sso->verdicts.generation();
@@ -317,7 +316,10 @@ asio::awaitable<ClientSession::SsoResult> ClientSession::requireDashboardUser(Re
   if (!core_->sso)
     co_return co_await respond(parser, record, 503, kJson,
                                jsonErrorBody("session_store_unavailable", "this edge has no session store"), &kNoStore);
-  const std::shared_ptr<const SessionVerdict> verdict = co_await sessionVerdict(parser);
+  SsoContext* sso = core_->sso;
+  const std::string_view cookie = cookieValue(parser.get(), session::kCookieName);
+  std::shared_ptr<const SessionVerdict> verdict = cookie.empty() ? nullptr : sso->verdicts.find(cookie);
+  if (!verdict && !cookie.empty()) verdict = co_await askSessionStore(cookie);
   if (verdict && verdict->kind == SessionVerdict::Kind::Unavailable)
     co_return co_await respond(parser, record, 503, kJson,
                                jsonErrorBody("session_store_unavailable", "sessions cannot be checked right now"), &kNoStore);
