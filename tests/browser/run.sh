@@ -58,7 +58,10 @@ e2e_wait_banner
 upstream_log="${tmp_dir}/upstream.log"
 node "${browser_dir}/echo_upstream.mjs" "$upstream_port" >"$upstream_log" 2>&1 &
 upstream_pid=$!
-trap 'st=$?; kill "$upstream_pid" 2>/dev/null || true; (exit "$st"); e2e_cleanup' EXIT
+# (The status goes to e2e_cleanup as an argument: with set -e, a trap that
+# re-raised it by `(exit "$st")` stopped right there on a failure and left
+# the whole suite running.)
+trap 'st=$?; kill "$upstream_pid" 2>/dev/null || true; e2e_cleanup "$st"' EXIT
 for (( i = 0; i < 100; i++ )); do
   grep -q '^listening' "$upstream_log" 2>/dev/null && break
   kill -0 "$upstream_pid" 2>/dev/null || fail "echo upstream exited: $(cat "$upstream_log")"

@@ -124,8 +124,10 @@ fail() {
   exit 1
 }
 
+# Stops scripts/run and whatever it left, removes the temp dir and exits with
+# the script's status: $1 when a caller's own EXIT trap passes it, else $?.
 e2e_cleanup() {
-  local status=$? pid i
+  local status=${1:-$?} pid i
   set +e
   if [[ -n "$run_pid" ]] && kill -0 "$run_pid" 2>/dev/null; then
     kill -TERM "$run_pid" 2>/dev/null
