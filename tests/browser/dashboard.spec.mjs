@@ -168,6 +168,14 @@ async function fieldError(locator) {
   );
 }
 
+/** From anywhere in the app: SSO providers, then New provider. */
+async function openNewProviderForm(page) {
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'SSO providers' }).click();
+  await heading(page, 'SSO providers');
+  await page.getByRole('link', { name: 'New provider' }).click();
+  await heading(page, 'New SSO provider');
+}
+
 // ---------------------------------------------------------------------------
 
 async function mainScenario() {
@@ -209,10 +217,7 @@ async function mainScenario() {
   });
 
   await step('a header the provider does not return is flagged as missing', async () => {
-    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'SSO providers' }).click();
-    await heading(page, 'SSO providers');
-    await page.getByRole('link', { name: 'New provider' }).click();
-    await heading(page, 'New SSO provider');
+    await openNewProviderForm(page);
     // Headers are only compared on a 2xx answer, and the built-in verify
     // endpoint redirects the test's request (it carries no session: 302), so
     // the echo upstream plays the provider: it answers 200 with Content-Type
@@ -231,10 +236,7 @@ async function mainScenario() {
   });
 
   await step('new SSO provider from the built-in preset, tested before saving', async () => {
-    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'SSO providers' }).click();
-    await heading(page, 'SSO providers');
-    await page.getByRole('link', { name: 'New provider' }).click();
-    await heading(page, 'New SSO provider');
+    await openNewProviderForm(page);
     await page.getByLabel('Start from preset').selectOption('builtin');
     assert.equal(await page.getByLabel('Type').inputValue(), 'builtin');
     assert.match(await page.getByLabel('Forward auth URL').inputValue(), /\/api\/auth\/verify$/);
